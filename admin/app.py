@@ -1,0 +1,92 @@
+"""The composition root: builds the FastAPI app and wires every package together."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.sessions import SessionMiddleware
+
+from admin import chat, web
+from admin.migrate import check_current
+from admin.runtime import Clock, Runtime, WeComChannel
+from admin.settings import Settings
+from bot import Bot, BotConfig
+from intake import webchat
+from intake.wecom import CallbackCrypto, WeComClient, callback_router
+from tickets import Database, utcnow
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def build_runtime(settings: Settings, *, clock: Clock = utcnow, db: Database | None = None) -> Runtime:
+    """Everything but the web layer: what the CLI and the tests use as well."""
+    db = db or Database(settings.database_url)
+    routes = [(webchat.CHANNEL, webchat.ENGINEERS)]
+    remote = {}
+    if settings.wecom_send_enabled:
+        client = WeComClient(settings.wecom_corp_id, settings.wecom_secret, settings.wecom_agent_id,
+                             api_base=settings.wecom_api_base)
+        remote["wecom"] = WeComChannel(client)
+        if settings.wecom_engineer_chatid:
+            routes.insert(0, ("wecom", f"chat:{settings.wecom_engineer_chatid}"))
+        else:
+            log.warning("wecom: HELPDESK_WECOM_ENGINEER_CHATID not set; new tickets are posted to the web chat only")
+    else:
+        log.warning("wecom: sending is off (HELPDESK_WECOM_CORP_ID / _SECRET / _AGENT_ID not all set)")
+    return Runtime(db=db, bot=Bot(BotConfig(engineer_routes=routes)), clock=clock, remote=remote)
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runtime: Runtime | None = None) -> FastAPI:
+    settings = settings or Settings()
+    runtime = runtime or build_runtime(settings, clock=clock)
+    check_current(runtime.db.engine)  # refuse to serve an unmigrated database
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.loop = asyncio.get_running_loop()
+        tasks = []
+        if settings.workers:
+            tasks = [asyncio.create_task(runtime.run_inbound()), asyncio.create_task(runtime.run_outbox())]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="维保服务台", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    app.add_middleware(SessionMiddleware, secret_key=settings.session_secret(), session_cookie="helpdesk_session",
+                       max_age=settings.session_max_age_s, same_site="lax", https_only=False)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(web.router)
+    app.include_router(chat.router)
+    if settings.wecom_callback_enabled:
+        crypto = CallbackCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id)
+        app.include_router(callback_router(crypto, runtime.accept, runtime.clock))
+        log.info("wecom: callback enabled at /wecom/callback")
+    else:
+        log.warning("wecom: channel off (HELPDESK_WECOM_CORP_ID / _TOKEN / _AES_KEY not all set); "
+                    "/wecom/callback is not served")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> RedirectResponse:
+        return RedirectResponse("/chat")
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"ok": True, "wecom_callback": settings.wecom_callback_enabled,
+                             "wecom_send": settings.wecom_send_enabled})
+
+    return app

@@ -1,0 +1,249 @@
+"""``helpdesk`` — the one console script: serve, migrate, demo data, people, tickets.
+
+Messages for people are Chinese; logs are English.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from admin.migrate import NotMigrated, check_current, upgrade
+from admin.passwords import generate_password, hash_password
+from admin.settings import Settings
+from sla import SlaPolicy
+from tickets import Database, people, service, utcnow
+from tickets.models import Account, Contract, CoveredSystem, Hospital, Person, Ticket
+
+log = logging.getLogger("helpdesk")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not hasattr(args, "run"):
+        _parser().print_help()
+        return 2
+    try:
+        return int(args.run(settings, args) or 0)
+    except NotMigrated as exc:
+        log.error("%s", exc)
+        print("数据库尚未迁移到当前版本，请先运行：helpdesk migrate", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="helpdesk", description="维保服务台")
+    sub = p.add_subparsers(title="commands")
+
+    s = sub.add_parser("serve", help="启动 Web 服务（后台、网页聊天、企业微信回调）")
+    s.add_argument("--host")
+    s.add_argument("--port", type=int)
+    s.set_defaults(run=cmd_serve)
+
+    s = sub.add_parser("migrate", help="把数据库结构升级到当前版本")
+    s.set_defaults(run=cmd_migrate)
+
+    s = sub.add_parser("demo", help="载入演示数据（五家医院、合同、人员），可重复运行")
+    s.set_defaults(run=cmd_demo)
+
+    s = sub.add_parser("createuser", help="创建后台登录账户，或用 --reset 重置密码")
+    s.add_argument("username")
+    s.add_argument("--person", help="关联人员的企业微信账号或邮箱")
+    s.add_argument("--admin", action="store_true", help="管理员")
+    s.add_argument("--reset", action="store_true", help="账户已存在时重置密码")
+    s.add_argument("--password-stdin", action="store_true", help="从标准输入读密码（否则随机生成）")
+    s.set_defaults(run=cmd_createuser)
+
+    pe = sub.add_parser("people", help="人员通讯录").add_subparsers(title="people commands")
+    s = pe.add_parser("import", help="从 CSV 导入人员（按企业微信账号或邮箱去重）")
+    s.add_argument("file", type=Path)
+    s.set_defaults(run=cmd_people_import)
+
+    tk = sub.add_parser("tickets", help="查看工单").add_subparsers(title="tickets commands")
+    s = tk.add_parser("list", help="列出工单")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--limit", type=int, default=200)
+    s.set_defaults(run=cmd_tickets_list)
+    s = tk.add_parser("show", help="查看一张工单及其消息")
+    s.add_argument("number", type=int)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(run=cmd_tickets_show)
+    return p
+
+
+def _db(settings: Settings, *, migrated: bool = True) -> Database:
+    settings.ensure_var_dir()
+    db = Database(settings.database_url)
+    if migrated:
+        check_current(db.engine)
+    return db
+
+
+# -- commands -------------------------------------------------------------------------
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from admin.app import create_app
+
+    app = create_app(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    print(f"维保服务台：http://{host}:{port}/chat （网页聊天）  http://{host}:{port}/admin （管理后台）", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    settings.ensure_var_dir()
+    upgrade(settings.database_url)
+    print("数据库已是最新版本。")
+    return 0
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from admin.demo import load_demo
+
+    db = _db(settings)
+    with db.session() as session:
+        username, password = load_demo(session, settings.var_dir, utcnow())
+    print("演示数据已就绪：5 家医院、5 份合同、10 位人员。")
+    print(f"管理后台账户：{username}  密码：{password}")
+    return 0
+
+
+def cmd_createuser(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else generate_password()
+    if len(password) < 8:
+        print("密码至少 8 位。", file=sys.stderr)
+        return 1
+    now = utcnow()
+    with db.session() as session:
+        account = session.exec(select(Account).where(Account.username == args.username)).first()
+        if account is not None and not args.reset:
+            print(f"账户 {args.username} 已存在；要重置密码请加 --reset。", file=sys.stderr)
+            return 1
+        person_id = _person_id(session, args.person) if args.person else None
+        if args.person and person_id is None:
+            print(f"通讯录里没有 {args.person}。", file=sys.stderr)
+            return 1
+        account = account or Account(username=args.username, password_hash="", created_at=now)
+        account.password_hash = hash_password(password)
+        account.is_admin = account.is_admin or args.admin
+        account.person_id = person_id or account.person_id
+        session.add(account)
+        service.audit(session, service.Actor(getpass.getuser()), "account.saved", now, username=args.username,
+                      reset=bool(args.reset))
+    print(f"账户：{args.username}" + ("" if args.password_stdin else f"  密码：{password}"))
+    return 0
+
+
+def _person_id(session: Session, ref: str) -> int | None:
+    person = session.exec(select(Person).where((Person.wecom_userid == ref) | (Person.email == ref.lower()))).first()
+    return person.id if person else None
+
+
+def cmd_people_import(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        print(f"找不到文件：{args.file}", file=sys.stderr)
+        return 1
+    db = _db(settings)
+    with db.session() as session:
+        try:
+            report = people.import_people_file(session, args.file, utcnow())
+        except ValueError as exc:
+            print(f"无法读取 {args.file}：{exc}", file=sys.stderr)
+            return 1
+    print(f"新增 {report.added} 人，更新 {report.updated} 人，未变 {report.unchanged} 人，出错 {len(report.errors)} 行。")
+    for line, reason in report.errors:
+        print(f"  第 {line} 行：{reason}", file=sys.stderr)
+    return 1 if report.errors else 0
+
+
+def cmd_tickets_list(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        tickets = session.exec(select(Ticket).order_by(col(Ticket.id).desc()).limit(args.limit)).all()
+        records = [ticket_record(session, t) for t in tickets]
+    if args.json:
+        _print_json(records)
+        return 0
+    if not records:
+        print("还没有工单。")
+    for r in records:
+        print(f"#{r['number']:<5} {r['status']:<8} {r['hospital_key']:<16} {r['severity']:<9} "
+              f"报障 {r['reported_at_local']}  响应时限 {r['response_due_at_local'] or '—'}  {r['summary']}")
+    return 0
+
+
+def cmd_tickets_show(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        ticket = session.get(Ticket, args.number)
+        if ticket is None:
+            print(f"未找到工单 #{args.number}。", file=sys.stderr)
+            return 1
+        record = ticket_record(session, ticket, with_messages=True)
+    if args.json:
+        _print_json(record)
+        return 0
+    for key in ("number", "status", "hospital", "system", "severity", "severity_confirmed", "reporter",
+                "reported_at_local", "response_due_at_local", "first_response_at_local", "assignee"):
+        print(f"{key:>24}: {record[key]}")
+    for m in record["messages"]:
+        print(f"  [{m['direction']}] {m['channel']:<8} {m['channel_ts']}  {m['author']}: {m['text']}")
+    return 0
+
+
+def ticket_record(session: Session, t: Ticket, *, with_messages: bool = False) -> dict[str, Any]:
+    """A ticket as plain data, for scripts (``--json``) and operators."""
+    hospital = session.get(Hospital, t.hospital_id)
+    contract = session.get(Contract, t.contract_id)
+    system = session.get(CoveredSystem, t.system_id) if t.system_id else None
+    reporter = session.get(Person, t.reporter_id)
+    assignee = session.get(Person, t.assignee_id) if t.assignee_id else None
+    tz = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
+    local: Callable[[Any], str | None] = lambda ts: ts.astimezone(tz).isoformat() if ts else None  # noqa: E731
+    iso: Callable[[Any], str | None] = lambda ts: ts.isoformat() if ts else None  # noqa: E731
+    level = SlaPolicy.model_validate(contract.sla_policy).level(t.severity) if contract else None
+    record: dict[str, Any] = {
+        "number": t.id, "status": t.status, "hospital": hospital.name if hospital else None,
+        "hospital_key": hospital.key if hospital else None, "contract": contract.key if contract else None,
+        "system": system.name if system else None, "severity": t.severity,
+        "severity_name": level.name if level else None, "severity_confirmed": t.severity_confirmed,
+        "kind": t.kind, "summary": t.summary, "reporter": reporter.name if reporter else None,
+        "assignee": assignee.name if assignee else None,
+        "reported_at": iso(t.reported_at), "reported_at_local": local(t.reported_at),
+        "response_due_at": iso(t.response_due_at), "response_due_at_local": local(t.response_due_at),
+        "first_response_at": iso(t.first_response_at), "first_response_at_local": local(t.first_response_at),
+        "created_at": iso(t.created_at),
+    }
+    if with_messages:
+        names = {p.id: p.name for p in session.exec(select(Person))}
+        record["messages"] = [{
+            "id": m.id, "direction": m.direction, "channel": m.channel, "author_kind": m.author_kind,
+            "author": names.get(m.author_id, "bot"), "text": m.text, "channel_ts": iso(m.channel_ts),
+            "received_at": iso(m.received_at), "delivered_at": iso(m.delivered_at),
+            "is_written_report": m.is_written_report, "external_id": m.external_id, "is_human": m.is_human,
+        } for m in service.messages_of(session, t.id or 0)]
+    return record
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

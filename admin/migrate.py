@@ -1,0 +1,46 @@
+"""Schema migrations (Alembic): apply them, and check that a database is current."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+class NotMigrated(RuntimeError):
+    """The database schema is behind the code."""
+
+
+def _config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(_config(url), revision)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_current(engine: Engine) -> None:
+    """Raise :class:`NotMigrated` unless the database is at the code's head revision."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise NotMigrated(f"database revision {current or 'none'} != code revision {head}")

@@ -1,0 +1,189 @@
+"""The running parts wired together: the inbound processor and the outbox
+deliverer, each a plain function for one unit of work (what tests call with a
+pinned clock) plus an asyncio loop that runs it in the web process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+import httpx
+from sqlmodel import Session
+
+from bot import Bot
+from intake import InboundMessage, journal, webchat
+from intake.wecom import WeComClient, WeComError
+from tickets import Database, outbox, service
+from tickets.models import Outbox
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+POLL_S = 1.0
+
+
+class DeliveryFailed(Exception):
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
+
+
+class RemoteChannel(Protocol):
+    """A channel reached over the network: called outside any transaction."""
+
+    def send(self, recipient: str, text: str) -> str | None: ...
+
+
+class WeComChannel:
+    """Members by userid (message/send), the engineers' group by ``chat:<chatid>`` (appchat/send)."""
+
+    def __init__(self, client: WeComClient) -> None:
+        self.client = client
+
+    def send(self, recipient: str, text: str) -> str | None:
+        try:
+            if recipient.startswith("chat:"):
+                self.client.appchat_send_text(recipient.removeprefix("chat:"), text)
+                return None
+            return str(self.client.send_text(recipient, text).get("msgid") or "") or None
+        except WeComError as exc:
+            raise DeliveryFailed(str(exc), permanent=exc.permanent) from exc
+        except httpx.HTTPError as exc:
+            raise DeliveryFailed(f"wecom unreachable: {exc!r}") from exc
+
+
+@dataclass
+class Runtime:
+    db: Database
+    bot: Bot
+    clock: Clock
+    remote: dict[str, RemoteChannel] = field(default_factory=dict)
+    inbound_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    loop: asyncio.AbstractEventLoop | None = None
+
+    # -- intake -----------------------------------------------------------------------
+
+    def accept(self, msg: InboundMessage, also: Callable[[Session], None] | None = None) -> bool:
+        """Store an inbound message durably (the channel may then be acknowledged).
+
+        ``also`` runs in the same transaction when the message is new (the web
+        chat shows the person their own line that way, before any answer).
+        """
+        with self.db.session() as session:
+            is_new = journal.record(session, msg)
+            if is_new and also is not None:
+                also(session)
+        if is_new:
+            self._wake(self.inbound_wake)
+        return is_new
+
+    def process_next(self) -> bool:
+        """Process the next journal entry in its own transaction; False when none is waiting."""
+        record_id: int | None = None
+        try:
+            with self.db.session() as session:
+                record = journal.claim_next(session)
+                if record is None:
+                    return False
+                record_id = record.id
+                self.bot.handle(session, record.to_message(), self.clock())
+                journal.mark_done(record, self.clock())
+        except Exception as exc:
+            if record_id is None:
+                raise
+            log.exception("inbound %s failed", record_id)
+            with self.db.session() as session:
+                journal.mark_attempt_failed(session, record_id, repr(exc), self.clock())
+        self._wake(self.outbox_wake)
+        return True
+
+    def drain_inbound(self, limit: int = 10_000) -> int:
+        n = 0
+        while n < limit and self.process_next():
+            n += 1
+        return n
+
+    # -- outbox -----------------------------------------------------------------------
+
+    def deliver_due(self) -> int:
+        """Deliver what is due now; returns how many rows were attempted."""
+        with self.db.session() as session:
+            rows = outbox.claim_due(session, self.clock())
+        for row in rows:
+            self._deliver(row)
+        return len(rows)
+
+    def drain_outbox(self, limit: int = 1000) -> int:
+        total = 0
+        while total < limit:
+            n = self.deliver_due()
+            if n == 0:
+                return total
+            total += n
+        return total
+
+    def _deliver(self, row: Outbox) -> None:
+        if row.channel == webchat.CHANNEL:
+            with self.db.session() as session:
+                fresh = session.get(Outbox, row.id)
+                assert fresh is not None
+                webchat.deliver(session, fresh.recipient, fresh.text, self.clock())
+                self._sent(session, fresh, None)
+            return
+        channel = self.remote.get(row.channel)
+        try:
+            if channel is None:
+                raise DeliveryFailed(f"channel {row.channel} is off (not configured)")
+            external_id = channel.send(row.recipient, row.text)
+        except DeliveryFailed as exc:
+            log.warning("outbox %s to %s:%s failed (attempt %s): %s", row.id, row.channel, row.recipient,
+                        row.attempts + 1, exc)
+            with self.db.session() as session:
+                fresh = session.get(Outbox, row.id)
+                assert fresh is not None
+                outbox.mark_failed(fresh, self.clock(), str(exc), permanent=exc.permanent)
+                session.add(fresh)
+            return
+        with self.db.session() as session:
+            fresh = session.get(Outbox, row.id)
+            assert fresh is not None
+            self._sent(session, fresh, external_id)
+
+    def _sent(self, session: Session, row: Outbox, external_id: str | None) -> None:
+        now = self.clock()
+        outbox.mark_sent(row, now, external_id)
+        session.add(row)
+        if row.message_id is not None:
+            service.record_delivery(session, row.message_id, now)
+
+    # -- loops ------------------------------------------------------------------------
+
+    def _wake(self, event: asyncio.Event) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(event.set)
+
+    async def run_inbound(self) -> None:
+        await self._run(self.process_next, self.inbound_wake, "inbound")
+
+    async def run_outbox(self) -> None:
+        await self._run(lambda: self.deliver_due() > 0, self.outbox_wake, "outbox")
+
+    async def _run(self, step: Callable[[], bool], wake: asyncio.Event, name: str) -> None:
+        while True:
+            try:
+                did = await asyncio.to_thread(step)
+            except Exception:
+                log.exception("%s worker step failed; retrying", name)
+                did = False
+            if did:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=POLL_S)
+            wake.clear()

@@ -1,0 +1,93 @@
+"""Settings: environment variables prefixed ``HELPDESK_``, then an optional TOML
+file named by ``HELPDESK_CONFIG`` (or ``helpdesk.toml`` in the working
+directory), then the embedded defaults (SQLite under ``var/``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+log = logging.getLogger(__name__)
+
+WECOM_API_BASE = "https://qyapi.weixin.qq.com"
+
+
+class TomlSource(PydanticBaseSettingsSource):
+    """Values from the config file; keys are the setting names without the prefix."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        path = Path(os.environ.get("HELPDESK_CONFIG", "helpdesk.toml"))
+        self._data: dict[str, Any] = {}
+        if path.is_file():
+            with path.open("rb") as fh:
+                self._data = tomllib.load(fh)
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self._data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self._data.items() if k in self.settings_cls.model_fields}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HELPDESK_", extra="ignore")
+
+    var_dir: Path = Path("var")
+    database_url: str = ""  # default: sqlite:///<var_dir>/helpdesk.db
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str = ""  # default: generated once into <var_dir>/secret_key
+    log_level: str = "INFO"
+    workers: bool = True  # run the inbound and outbox workers inside the web process
+    webchat_picker: bool = True  # /chat lets a visitor pick any person: demos and trusted intranets only
+
+    wecom_corp_id: str = ""
+    wecom_agent_id: str = ""
+    wecom_secret: str = ""
+    wecom_token: str = ""
+    wecom_aes_key: str = ""
+    wecom_api_base: str = WECOM_API_BASE
+    wecom_engineer_chatid: str = ""
+
+    session_max_age_s: int = Field(default=12 * 3600, ge=60)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, TomlSource(settings_cls)
+
+    def model_post_init(self, __context: Any) -> None:
+        if not self.database_url:
+            self.database_url = f"sqlite:///{self.var_dir / 'helpdesk.db'}"
+
+    @property
+    def wecom_callback_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_token and self.wecom_aes_key)
+
+    @property
+    def wecom_send_enabled(self) -> bool:
+        return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_agent_id)
+
+    def ensure_var_dir(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+
+    def session_secret(self) -> str:
+        """The cookie-signing key: configured, or generated once and kept in var/."""
+        if self.secret_key:
+            return self.secret_key
+        self.ensure_var_dir()
+        path = self.var_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

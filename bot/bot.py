@@ -1,0 +1,313 @@
+"""The conversation: who is talking, what they want, what to say back.
+
+One inbound message is handled inside one transaction (the caller's): the
+ticket change, the bot's answer and the engineers' notice are written together
+or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from bot import state, texts
+from bot.commands import HELP, Command, Verb, normalize, parse
+from intake import InboundMessage
+from tickets import outbox, service
+from tickets.models import Contract, CoveredSystem, Hospital, Person, Role, Ticket
+from tickets.service import Actor, Report, TicketError
+
+log = logging.getLogger(__name__)
+
+LIST_LIMIT = 9  # more systems than this: ask for the name instead of listing them all
+ENGINEER_ROLES = {Role.ENGINEER, Role.MANAGER}
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    # Where the engineers' group notices go: (channel, recipient) pairs, e.g.
+    # ("wecom", "chat:<chatid>") and ("webchat", "engineers").
+    engineer_routes: list[tuple[str, str]] = field(default_factory=list)
+    # Channels whose messages are written reports in the contract's sense.
+    written_channels: frozenset[str] = frozenset({"wecom", "webchat", "email"})
+
+
+class Bot:
+    def __init__(self, config: BotConfig) -> None:
+        self.config = config
+
+    def handle(self, session: Session, msg: InboundMessage, now: datetime) -> None:
+        if msg.msg_type == "event":
+            log.info("bot: event %s from %s ignored", msg.raw.get("Event"), msg.sender)
+            return
+        person = self._identify(session, msg)
+        if person is None:
+            log.warning("bot: unknown sender %s on %s", msg.sender, msg.channel)
+            outbox.enqueue(session, channel=msg.channel, recipient=msg.sender, text=texts.UNKNOWN_PERSON, now=now)
+            service.audit(session, service.BOT, "inbound.unknown_sender", now, channel=msg.channel,
+                          sender=msg.sender, external_id=msg.external_id)
+            return
+        if person.role in ENGINEER_ROLES:
+            self._engineer(session, person, msg, now)
+        else:
+            self._reporter(session, person, msg, now)
+
+    # -- who ----------------------------------------------------------------------
+
+    @staticmethod
+    def _identify(session: Session, msg: InboundMessage) -> Person | None:
+        if msg.channel == "wecom":
+            person = session.exec(select(Person).where(Person.wecom_userid == msg.sender)).first()
+        elif msg.channel == "email":
+            person = session.exec(select(Person).where(Person.email == msg.sender.lower())).first()
+        elif msg.sender.isdigit():
+            person = session.get(Person, int(msg.sender))
+        else:
+            person = None
+        return person if person is not None and person.active else None
+
+    # -- reporters --------------------------------------------------------------------
+
+    def _reporter(self, session: Session, person: Person, msg: InboundMessage, now: datetime) -> None:
+        hospital = session.get(Hospital, person.hospital_id) if person.hospital_id else None
+        contract = service.contract_for_hospital(session, hospital.id) if hospital and hospital.id else None
+        if hospital is None or contract is None:
+            self._say(session, msg, person, texts.NO_CONTRACT, now)
+            return
+        report = Report(channel=msg.channel, external_id=msg.external_id, text=msg.text, channel_ts=msg.channel_ts,
+                        received_at=msg.received_at, is_written_report=msg.channel in self.config.written_channels)
+        ticket = service.open_ticket_of(session, person.id or 0)
+        if ticket is None:
+            self._open(session, person, hospital, contract, report, now)
+            return
+        service.append_report(session, ticket, person, report, now)
+        conv = state.load(session, person.id or 0)
+        if conv and conv.ticket_id == ticket.id and conv.awaiting:
+            if self._answer(session, ticket, person, conv, normalize(msg.text), now):
+                return
+            service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}。\n\n"
+                                     + self._question(session, ticket, person, conv.awaiting, now), now)
+            return
+        service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
+
+    def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract, report: Report,
+              now: datetime) -> None:
+        systems = service.systems_of(session, contract.id or 0)
+        matched = _match_systems(report.text, systems)
+        system = systems[0] if len(systems) == 1 else (matched[0] if len(matched) == 1 else None)
+        ticket, _ = service.open_ticket(session, reporter=person, hospital=hospital, contract=contract,
+                                        report=report, system=system, now=now)
+        policy = service.policy_of(contract)
+        if len(policy.levels) == 1:
+            service.set_severity(session, ticket, policy.most_urgent.code, service.BOT, now)
+        ack = (f"已收到您的报障，工单号 #{ticket.id}。\n"
+               f"{texts.deadline_line(ticket.response_due_at, now, hospital.timezone)}\n"
+               "工程师接单后会在这里回复您。")
+        ask = self._next_question(session, ticket, person, now)
+        service.send_to_reporter(session, ticket, ack + (f"\n\n{ask}" if ask else ""), now)
+        self._notify_engineers(session, ticket, _new_ticket_notice(session, ticket, person, hospital, now), now)
+
+    def _next_question(self, session: Session, ticket: Ticket, person: Person, now: datetime) -> str:
+        """Ask what is still unknown (system, then severity); "" when nothing is."""
+        if ticket.system_id is None:
+            return self._question(session, ticket, person, state.ASK_SYSTEM, now)
+        if not ticket.severity_confirmed:
+            return self._question(session, ticket, person, state.ASK_SEVERITY, now)
+        state.clear(session, person.id or 0, now)
+        return ""
+
+    def _question(self, session: Session, ticket: Ticket, person: Person, what: str, now: datetime) -> str:
+        contract = session.get(Contract, ticket.contract_id)
+        assert contract is not None
+        if what == state.ASK_SYSTEM:
+            systems = service.systems_of(session, contract.id or 0)
+            if len(systems) > LIST_LIMIT:
+                state.save(session, person.id or 0, ticket.id, state.ASK_SYSTEM, [], now)
+                examples = "、".join(s.name for s in systems[:3])
+                return f"请问是哪个系统？请回复系统名称（例如：{examples}），不清楚请回复 0。"
+            state.save(session, person.id or 0, ticket.id, state.ASK_SYSTEM, [s.id for s in systems], now)
+            return "请问是哪个系统？回复编号：\n" + texts.numbered([s.name for s in systems]) + "\n不清楚请回复 0。"
+        policy = service.policy_of(contract)
+        state.save(session, person.id or 0, ticket.id, state.ASK_SEVERITY, [lvl.code for lvl in policy.levels], now)
+        current = policy.level(ticket.severity).name
+        return ("请问影响程度？回复编号：\n"
+                + texts.numbered([f"{lvl.name}：{lvl.description}" for lvl in policy.levels])
+                + f"\n（回复前按「{current}」计时）")
+
+    def _answer(self, session: Session, ticket: Ticket, person: Person, conv: state.Conversation, text: str,
+                now: datetime) -> bool:
+        """Apply the reporter's answer to the pending question; False if ``text`` is not an answer."""
+        actor = Actor.of(person)
+        if conv.awaiting == state.ASK_SYSTEM:
+            system = self._chosen_system(session, ticket, conv, text, now)
+            if system is None and _choice(text) != 0:
+                return False
+            if system is not None:
+                service.set_system(session, ticket, system, actor, now)
+            else:
+                service.audit(session, actor, "ticket.system_unknown", now, ticket_id=ticket.id)
+            follow = (self._question(session, ticket, person, state.ASK_SEVERITY, now)
+                      if not ticket.severity_confirmed else "")
+            if not follow:
+                state.clear(session, person.id or 0, now)
+            name = system.name if system else "未确定（工程师会跟您确认）"
+            service.send_to_reporter(session, ticket, f"好的，系统：{name}。" + (f"\n\n{follow}" if follow else ""), now)
+            if not follow:
+                self._notify_classified(session, ticket, now)
+            return True
+        code = _chosen_option(text, conv.options)
+        if code is None:
+            code = _severity_by_name(session, ticket, text)
+        if code is None:
+            return False
+        service.set_severity(session, ticket, str(code), actor, now)
+        state.clear(session, person.id or 0, now)
+        hospital = session.get(Hospital, ticket.hospital_id)
+        tz = hospital.timezone if hospital else "Asia/Shanghai"
+        level = service.policy_of(session.get(Contract, ticket.contract_id)).level(ticket.severity)  # type: ignore[arg-type]
+        service.send_to_reporter(
+            session, ticket,
+            f"好的，已按「{level.name}」登记工单 #{ticket.id}。\n{texts.deadline_line(ticket.response_due_at, now, tz)}",
+            now)
+        self._notify_classified(session, ticket, now)
+        return True
+
+    def _chosen_system(self, session: Session, ticket: Ticket, conv: state.Conversation, text: str,
+                       now: datetime) -> CoveredSystem | None:
+        if conv.options:
+            sid = _chosen_option(text, conv.options)
+            if sid is not None:
+                return session.get(CoveredSystem, int(sid))
+        systems = service.systems_of(session, ticket.contract_id)
+        matched = _match_systems(text, systems)
+        if len(matched) == 1:
+            return matched[0]
+        return None
+
+    # -- engineers -----------------------------------------------------------------------
+
+    def _engineer(self, session: Session, engineer: Person, msg: InboundMessage, now: datetime) -> None:
+        command = parse(msg.text)
+        if command is None:
+            self._say(session, msg, engineer, "没有看懂这条指令。\n" + HELP, now)
+            return
+        try:
+            ticket = service.get_ticket(session, command.number)
+            answer = self._run(session, engineer, command, ticket, now)
+        except TicketError as exc:
+            answer = exc.message
+        self._say(session, msg, engineer, answer, now)
+
+    def _run(self, session: Session, engineer: Person, command: Command, ticket: Ticket, now: datetime) -> str:
+        reporter = session.get(Person, ticket.reporter_id)
+        assert reporter is not None
+        if command.verb is Verb.CLAIM:
+            if service.claim(session, ticket, engineer, now) is service.ClaimResult.ALREADY_YOURS:
+                return f"工单 #{ticket.id} 已经是您接的单。"
+            service.send_to_reporter(
+                session, ticket, f"工程师 {engineer.name} 已接单，正在处理您的工单 #{ticket.id}。", now, author=engineer)
+            self._notify_engineers(session, ticket, f"{engineer.name} 已接单 #{ticket.id}", now)
+            return f"已接单 #{ticket.id}（{reporter.department} {reporter.name}）。回复报障人请发：回 {ticket.id} 内容"
+        service.ensure_replyable(ticket)
+        if ticket.assignee_id is None:
+            service.claim(session, ticket, engineer, now)
+        service.send_to_reporter(session, ticket, f"【工单 #{ticket.id}】工程师 {engineer.name}：{command.text}", now,
+                                 author=engineer)
+        return f"已发给 {reporter.name}（工单 #{ticket.id}）。"
+
+    # -- output --------------------------------------------------------------------------
+
+    @staticmethod
+    def _say(session: Session, msg: InboundMessage, person: Person, text: str, now: datetime) -> None:
+        """Answer on the channel the message came from (not tied to a ticket)."""
+        outbox.enqueue(session, channel=msg.channel, recipient=service.address_of(person, msg.channel), text=text,
+                       now=now)
+
+    def _notify_engineers(self, session: Session, ticket: Ticket, text: str, now: datetime) -> None:
+        for channel, recipient in self.config.engineer_routes:
+            outbox.enqueue(session, channel=channel, recipient=recipient, text=text, now=now, ticket_id=ticket.id)
+
+    def _notify_classified(self, session: Session, ticket: Ticket, now: datetime) -> None:
+        hospital = session.get(Hospital, ticket.hospital_id)
+        tz = hospital.timezone if hospital else "Asia/Shanghai"
+        contract = session.get(Contract, ticket.contract_id)
+        level = service.policy_of(contract).level(ticket.severity) if contract else None
+        system = session.get(CoveredSystem, ticket.system_id) if ticket.system_id else None
+        self._notify_engineers(
+            session, ticket,
+            f"工单 #{ticket.id} 已确认：{system.name if system else '系统未定'} · {level.name if level else ticket.severity}\n"
+            f"{texts.deadline_line(ticket.response_due_at, now, tz)}",
+            now)
+
+
+def _new_ticket_notice(session: Session, ticket: Ticket, reporter: Person, hospital: Hospital,
+                       now: datetime) -> str:
+    contract = session.get(Contract, ticket.contract_id)
+    level = service.policy_of(contract).level(ticket.severity) if contract else None
+    system = session.get(CoveredSystem, ticket.system_id) if ticket.system_id else None
+    pending = "" if ticket.severity_confirmed else "（待报障人确认，先按此计时）"
+    return (
+        f"【新工单 #{ticket.id}】{hospital.name} · {system.name if system else '系统待确认'}\n"
+        f"级别：{level.name if level else ticket.severity}{pending}\n"
+        f"报障人：{reporter.department} {reporter.name}\n"
+        f"内容：{ticket.summary}\n"
+        f"{texts.deadline_line(ticket.response_due_at, now, hospital.timezone)}\n"
+        f"接单请回复：接 {ticket.id}"
+    )
+
+
+# -- matching what reporters type -----------------------------------------------------------
+
+_SUFFIXES = ("管理信息系统", "管理系统", "信息系统", "系统", "平台")
+
+
+def _keys(system: CoveredSystem) -> list[str]:
+    name = unicodedata.normalize("NFKC", system.name).lower()
+    keys = [name, re.sub(r"\(.*?\)", "", name)]
+    for key in list(keys):
+        for suffix in _SUFFIXES:
+            if key.endswith(suffix) and len(key) - len(suffix) >= 2:
+                keys.append(key[: -len(suffix)])
+                break
+    keys += [unicodedata.normalize("NFKC", a).lower() for a in system.aliases]
+    return [k for k in dict.fromkeys(keys) if len(k) >= 2]
+
+
+def _match_systems(text: str, systems: list[CoveredSystem]) -> list[CoveredSystem]:
+    """Systems whose name, short name or alias appears in ``text`` (longest match wins)."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    scored = []
+    for system in systems:
+        hits = [len(k) for k in _keys(system) if k in text]
+        if hits:
+            scored.append((max(hits), system))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    return [system for score, system in scored if score == best]
+
+
+def _choice(text: str) -> int | None:
+    m = re.fullmatch(r"\D{0,2}?(\d{1,2})\D{0,3}", text.strip())
+    return int(m.group(1)) if m else None
+
+
+def _chosen_option(text: str, options: list[object]) -> object | None:
+    n = _choice(text)
+    if n is None or not 1 <= n <= len(options):
+        return None
+    return options[n - 1]
+
+
+def _severity_by_name(session: Session, ticket: Ticket, text: str) -> str | None:
+    contract = session.get(Contract, ticket.contract_id)
+    if contract is None or not text:
+        return None
+    hits = [lvl.code for lvl in service.policy_of(contract).levels
+            if text in lvl.name or lvl.name.rstrip("错误故障事件") == text]
+    return hits[0] if len(hits) == 1 else None

@@ -1,0 +1,44 @@
+"""What the bot says, in one place: short, concrete, in Chinese."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+
+def when(due: datetime, now: datetime, tz: str) -> str:
+    """A deadline as a person reads it: 今天 21:39 / 明天 09:00 / 11月24日 09:00."""
+    zone = ZoneInfo(tz)
+    local, today = due.astimezone(zone), now.astimezone(zone).date()
+    clock = local.strftime("%H:%M")
+    days = (local.date() - today).days
+    if days == 0:
+        return f"今天 {clock}"
+    if days == 1:
+        return f"明天 {clock}"
+    return f"{local.month}月{local.day}日 {clock}"
+
+
+def left(due: datetime, now: datetime) -> str:
+    seconds = int((due - now).total_seconds())
+    overdue = seconds < 0
+    minutes = abs(seconds) // 60
+    span = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
+    return f"已超时 {span}" if overdue else f"还有 {span}"
+
+
+def deadline_line(due: datetime | None, now: datetime, tz: str) -> str:
+    if due is None:
+        return "响应时限：合同未规定"
+    return f"响应时限：{when(due, now, tz)} 前（{left(due, now)}）"
+
+
+def numbered(options: list[str]) -> str:
+    return "\n".join(f"{i} {text}" for i, text in enumerate(options, start=1))
+
+
+UNKNOWN_PERSON = (
+    "您好，服务台的通讯录里还没有您的账号，暂时无法登记报障。"
+    "请联系医院信息科把您加入通讯录，紧急情况请拨打维保热线。"
+)
+NO_CONTRACT = "您所在医院目前没有有效的维保合同，无法登记报障。请联系医院信息科。"

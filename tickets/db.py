@@ -1,0 +1,148 @@
+"""Database plumbing shared by every package: engine, sessions, UTC timestamps.
+
+The product runs on one SQLite file by default and on PostgreSQL beyond one
+machine; both must behave the same, so the dialect differences live here and
+nowhere else:
+
+* SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions, so that
+  concurrent writers in one process wait for each other instead of failing with
+  "database is locked" when a read transaction tries to upgrade to a write.
+* Timestamps are stored as UTC and always come back timezone-aware, even from
+  SQLite, which has no timezone type.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+from sqlalchemy.types import DateTime, TypeDecorator
+from sqlmodel import Session, create_engine
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    """The real clock. Code that decides on time takes a ``now`` argument instead."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Return ``value`` in UTC; naive datetimes are refused, never guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime refused: {value!r}")
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC that always reads back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        # SQLite stores text; keep it naive-UTC there so string order is time order.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine for ``url`` with the per-dialect settings described above."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30})
+        _tune_sqlite(engine)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Hand transaction control to SQLAlchemy so that we can say BEGIN IMMEDIATE.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine plus a transactional session scope.
+
+    Every state change of the product happens inside one ``with db.session()``
+    block: it commits when the block ends and rolls back if it raises.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.engine = make_engine(url, echo=echo)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        session = Session(self.engine, expire_on_commit=False)
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def insert_ignoring_conflict(session: Session, model: type, values: dict[str, Any], conflict: list[str]) -> bool:
+    """INSERT a row unless one with the same ``conflict`` key exists; True if inserted.
+
+    This is how deduplication works everywhere (WeCom ``MsgId``, mail
+    Message-ID, hotline call id): the database's unique key decides, so two
+    processes racing on the same message cannot both win.
+    """
+    table = model.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    elif dialect == "postgresql":
+        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    else:  # pragma: no cover - only the two supported databases exist
+        raise RuntimeError(f"unsupported database dialect {dialect}")
+    result = session.execute(stmt)
+    return bool(result.rowcount)
+
+
+def skip_locked(session: Session) -> dict[str, Any]:
+    """Options for ``select().with_for_update`` that let workers share a queue.
+
+    PostgreSQL: ``FOR UPDATE SKIP LOCKED``. SQLite has no row locks; there the
+    ``BEGIN IMMEDIATE`` transaction already serialises the workers.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        return {"skip_locked": True}
+    return {}

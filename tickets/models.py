@@ -1,0 +1,198 @@
+"""The core tables: who (hospitals, contracts, people), what (tickets, messages),
+what was done (audit log) and what must still go out (outbox).
+
+Every timestamp is a :class:`~tickets.db.UTCDateTime`. Ticket numbers are the
+primary key and are shown to people as ``#N``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, Numeric, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from tickets.db import UTCDateTime
+
+
+class Role(StrEnum):
+    REPORTER = "reporter"
+    ENGINEER = "engineer"
+    MANAGER = "manager"
+    HOSPITAL_ADMIN = "hospital_admin"
+
+
+class TicketStatus(StrEnum):
+    NEW = "new"  # opened, nobody has taken it
+    CLAIMED = "claimed"  # an engineer took it
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.CLAIMED)
+
+
+class Direction(StrEnum):
+    IN = "in"
+    OUT = "out"
+
+
+class AuthorKind(StrEnum):
+    REPORTER = "reporter"
+    ENGINEER = "engineer"
+    BOT = "bot"  # automatic text of ours: never a response in the contract's sense
+    SYSTEM = "system"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    DEAD = "dead"  # gave up after the retry budget; shown in the admin panel, can be retried
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_type=UTCDateTime, **kw)
+
+
+class Hospital(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=64)
+    name: str = Field(max_length=200)
+    timezone: str = Field(default="Asia/Shanghai", max_length=64)
+
+
+class Contract(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True, max_length=64)
+    hospital_id: int = Field(foreign_key="hospital.id", index=True)
+    name: str = Field(max_length=300)
+    amount_yuan: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    starts_on: date | None = None
+    ends_on: date | None = None
+    active: bool = True
+    # The SLA policy document (validated by sla.SlaPolicy) — contracts decide the clocks.
+    sla_policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class CoveredSystem(SQLModel, table=True):
+    __tablename__ = "covered_system"
+    __table_args__ = (UniqueConstraint("contract_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id", index=True)
+    name: str = Field(max_length=200)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Person(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    role: str = Field(default=Role.REPORTER, max_length=32)
+    # Null for the vendor's own people (engineers, managers).
+    hospital_id: int | None = Field(default=None, foreign_key="hospital.id", index=True)
+    department: str = Field(default="", max_length=100)
+    wecom_userid: str | None = Field(default=None, unique=True, max_length=64)
+    email: str | None = Field(default=None, unique=True, max_length=254)
+    phone: str = Field(default="", max_length=32)
+    active: bool = True
+
+
+class Account(SQLModel, table=True):
+    """A login to the admin panel."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    password_hash: str = Field(max_length=300)
+    person_id: int | None = Field(default=None, foreign_key="person.id")
+    is_admin: bool = False
+    created_at: datetime = _ts()
+    last_login_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class Ticket(SQLModel, table=True):
+    __table_args__ = (Index("ix_ticket_reporter_status", "reporter_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hospital_id: int = Field(foreign_key="hospital.id", index=True)
+    contract_id: int = Field(foreign_key="contract.id")
+    system_id: int | None = Field(default=None, foreign_key="covered_system.id")
+    reporter_id: int = Field(foreign_key="person.id")
+    assignee_id: int | None = Field(default=None, foreign_key="person.id")
+    summary: str = Field(default="", max_length=200)
+    status: str = Field(default=TicketStatus.NEW, max_length=16, index=True)
+    severity: str = Field(max_length=32)
+    # False while the reporter has not said how bad it is: the ticket then runs on
+    # the contract's most urgent level, so waiting for an answer never hides a deadline.
+    severity_confirmed: bool = False
+    kind: str = Field(default="fault", max_length=16)
+    # Earliest channel-attested time among the written-report messages.
+    reported_at: datetime = _ts()
+    response_due_at: datetime | None = _ts(default=None, nullable=True)
+    # When the first human reply reached the reporter (stops the response clock).
+    first_response_at: datetime | None = _ts(default=None, nullable=True)
+    created_at: datetime = _ts()
+    updated_at: datetime = _ts()
+
+
+class Message(SQLModel, table=True):
+    """One message of a ticket's conversation, in or out, on any channel."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_message_channel_external"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    direction: str = Field(max_length=8)
+    channel: str = Field(max_length=16)
+    author_id: int | None = Field(default=None, foreign_key="person.id")
+    author_kind: str = Field(max_length=16)
+    text: str = ""
+    # The time the channel itself attests (WeCom CreateTime, IMAP INTERNALDATE,
+    # call start); for outgoing messages, when it was written.
+    channel_ts: datetime = _ts()
+    # When our process received (or, outgoing, queued) it.
+    received_at: datetime = _ts()
+    is_written_report: bool = False
+    # The channel's own id (WeCom MsgId, Message-ID, call id); unique per channel.
+    external_id: str | None = Field(default=None, max_length=300)
+    # Outgoing: True for a person's reply (counts as a response), False for the bot's.
+    is_human: bool = False
+    delivered_at: datetime | None = _ts(default=None, nullable=True)
+
+
+class AuditLog(SQLModel, table=True):
+    """Append-only record of every change and who made it (the database refuses UPDATE/DELETE)."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _ts(index=True)
+    actor_id: int | None = Field(default=None, foreign_key="person.id")
+    actor: str = Field(max_length=100)  # a person's name, "bot", "system" or an account name
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    action: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class Outbox(SQLModel, table=True):
+    """A message to deliver, written in the same transaction as the change that caused it."""
+
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    # Channel address: a WeCom userid, "chat:<chatid>" for a WeCom group,
+    # a web-chat person id or "engineers" for the web chat's engineer view.
+    recipient: str = Field(max_length=300)
+    text: str
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    message_id: int | None = Field(default=None, foreign_key="message.id")
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts()
+    last_error: str = Field(default="", max_length=1000)
+    external_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = _ts()
+    sent_at: datetime | None = _ts(default=None, nullable=True)

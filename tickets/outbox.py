@@ -1,0 +1,93 @@
+"""The durable outbox: what must be sent, written in the same transaction as the
+change that caused it, then delivered by a worker with bounded retries.
+
+Delivery uses a lease instead of holding a row lock during the network call
+(an SQLite write lock held for a slow WeCom call would stall every callback):
+claiming a row pushes its ``next_attempt_at`` a lease ahead, the call happens
+outside any transaction, and the result is written in a second, short one. A
+process that dies mid-call leaves the row due again when the lease ends.
+
+Messages to one recipient leave in the order they were written: a row is not
+claimed while an older row to the same recipient is still pending.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import func
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from tickets.db import skip_locked
+from tickets.models import Outbox, OutboxStatus
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 20  # with the backoff below: about two and a half hours of outage before parking
+BACKOFF_BASE_S = 5
+BACKOFF_CAP_S = 600
+
+
+def enqueue(session: Session, *, channel: str, recipient: str, text: str, now: datetime,
+            ticket_id: int | None = None, message_id: int | None = None) -> Outbox:
+    row = Outbox(channel=channel, recipient=recipient, text=text, ticket_id=ticket_id, message_id=message_id,
+                 status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now)
+    session.add(row)
+    session.flush()
+    return row
+
+
+def claim_due(session: Session, now: datetime, limit: int = 20) -> list[Outbox]:
+    """Lease up to ``limit`` due rows, at most one per recipient, oldest first."""
+    older = aliased(Outbox)
+    has_older = (
+        select(older.id)
+        .where(older.channel == Outbox.channel, older.recipient == Outbox.recipient,
+               older.status == OutboxStatus.PENDING, older.id < Outbox.id)
+        .exists()
+    )
+    stmt = (
+        select(Outbox)
+        .where(Outbox.status == OutboxStatus.PENDING, Outbox.next_attempt_at <= now, ~has_older)
+        .order_by(Outbox.id)
+        .limit(limit)
+        .with_for_update(**skip_locked(session))
+    )
+    rows = list(session.exec(stmt).all())
+    for row in rows:
+        row.next_attempt_at = now + LEASE
+        session.add(row)
+    return rows
+
+
+def mark_sent(row: Outbox, now: datetime, external_id: str | None = None) -> None:
+    row.status = OutboxStatus.SENT
+    row.sent_at = now
+    row.external_id = external_id
+    row.last_error = ""
+
+
+def mark_failed(row: Outbox, now: datetime, error: str, *, permanent: bool = False) -> None:
+    """Schedule a retry with exponential backoff, or park the row as dead."""
+    row.attempts += 1
+    row.last_error = error[:1000]
+    if permanent or row.attempts >= MAX_ATTEMPTS:
+        row.status = OutboxStatus.DEAD
+        return
+    delay = min(BACKOFF_BASE_S * 2 ** (row.attempts - 1), BACKOFF_CAP_S)
+    row.next_attempt_at = now + timedelta(seconds=delay)
+
+
+def requeue(session: Session, row_id: int, now: datetime) -> bool:
+    """Operator action: give a dead row a fresh retry budget."""
+    row = session.get(Outbox, row_id)
+    if row is None or row.status != OutboxStatus.DEAD:
+        return False
+    row.status, row.attempts, row.next_attempt_at = OutboxStatus.PENDING, 0, now
+    session.add(row)
+    return True
+
+
+def counts(session: Session) -> dict[str, int]:
+    rows = session.exec(select(Outbox.status, func.count()).group_by(Outbox.status)).all()
+    return {status: n for status, n in rows}
