@@ -1,6 +1,9 @@
-"""Admin: the composition root (web app, CLI, workers) — the only package that imports all others."""
+"""Admin: the composition root — the web app (``admin.app.create_app``), the CLI
+(``admin.cli``) and the workers (``admin.runtime``) — the only package that imports all others.
 
-from admin.app import build_runtime, create_app
+Only the settings are imported here, so that the CLI starts without loading the web stack.
+"""
+
 from admin.settings import Settings
 
-__all__ = ["Settings", "build_runtime", "create_app"]
+__all__ = ["Settings"]

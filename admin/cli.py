@@ -97,6 +97,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from admin.app import create_app
 
+    settings.ensure_var_dir()
     app = create_app(settings)
     host, port = args.host or settings.host, args.port or settings.port
     print(f"维保服务台：http://{host}:{port}/chat （网页聊天）  http://{host}:{port}/admin （管理后台）", flush=True)

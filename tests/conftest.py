@@ -1,0 +1,135 @@
+"""Shared fixtures: real databases (a SQLite file and the machine's PostgreSQL),
+a pinned clock, the product's runtime with demo data, and a live server.
+
+PostgreSQL tests run where ``HELPDESK_TEST_POSTGRES_URL`` names a server
+(``.ci/run`` sets it); elsewhere they skip with that reason, visibly.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from admin.app import build_runtime, create_app
+from admin.demo import load_demo
+from admin.migrate import upgrade
+from admin.runtime import Runtime
+from admin.settings import Settings
+from tests.fakes.wecom_server import LoopbackServer
+from tickets import Database
+
+PG_ENV = "HELPDESK_TEST_POSTGRES_URL"
+
+
+class FakeClock:
+    """A clock tests set and advance; the product never sleeps on it."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw: float) -> datetime:
+        self.now += timedelta(**kw)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 11, 23, 1, 30, tzinfo=UTC))  # Monday 09:30 in Shanghai
+
+
+def _postgres_server_url() -> str:
+    url = os.environ.get(PG_ENV, "")
+    if not url:
+        pytest.skip(f"PostgreSQL not configured: set {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/postgres)")
+    return url
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind, created for this test and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
+        return
+    server = make_url(_postgres_server_url())
+    name = f"hd_test_{uuid.uuid4().hex[:12]}"
+    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass
+class Env:
+    settings: Settings
+    runtime: Runtime
+    clock: FakeClock
+    admin_password: str
+
+    @property
+    def db(self) -> Database:
+        return self.runtime.db
+
+
+def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {"var_dir": tmp_path / "var", "database_url": db_url, "secret_key": "test-secret",
+                                 "workers": False}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def make_env(tmp_path: Path, db_url: str, clock: FakeClock, **overrides: object) -> Env:
+    settings = make_settings(tmp_path, db_url, **overrides)
+    settings.ensure_var_dir()
+    upgrade(settings.database_url)
+    runtime = build_runtime(settings, clock=clock)
+    with runtime.db.session() as session:
+        _, password = load_demo(session, settings.var_dir, clock())
+    return Env(settings=settings, runtime=runtime, clock=clock, admin_password=password)
+
+
+@pytest.fixture
+def env(tmp_path: Path, db_url: str, clock: FakeClock) -> Iterator[Env]:
+    """Migrated database with the demo data, WeCom off, workers not running (tests drive them)."""
+    e = make_env(tmp_path, db_url, clock)
+    yield e
+    e.db.dispose()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def live_server(env: Env) -> LoopbackServer:
+    """The real app (workers running) on a loopback port; use as a context manager."""
+    return LoopbackServer(create_app(env.settings, runtime=env.runtime), lifespan="on")
+
+
+def wait_until(predicate, timeout: float = 10.0, interval: float = 0.05):  # type: ignore[no-untyped-def]
+    """Poll ``predicate`` until it returns something truthy (for work done by background workers)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(interval)

@@ -1,0 +1,141 @@
+"""The reporter's and the engineer's conversation, through the web chat channel,
+on SQLite and PostgreSQL, with a pinned clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import select
+
+from tests.conftest import Env
+from tests.helpers import chat, group_feed, outbox_rows, tickets, transcript
+from tickets.models import AuditLog, Message
+
+
+def test_report_opens_ticket_with_deadline_of_most_urgent_level_until_answered(env: Env) -> None:
+    reported = env.clock()
+    chat(env, "liufang", "DRG分组结果全部为空，科室无法提交病案")
+
+    [ticket] = tickets(env)
+    assert ticket.reported_at == reported
+    assert ticket.severity == "fatal" and not ticket.severity_confirmed
+    assert ticket.response_due_at == reported + timedelta(hours=1)  # seed 000: 致命错误 1 小时
+    first = transcript(env, "liufang")[0]
+    assert f"#{ticket.id}" in first and "响应时限" in first and "今天 10:30" in first
+    assert "1 致命错误" in first and "3 一般错误" in first  # the contract's own words
+    assert any(f"新工单 #{ticket.id}" in line and "武汉市中心医院" in line for line in group_feed(env))
+
+
+def test_severity_answer_recomputes_deadline_from_original_report(env: Env) -> None:
+    reported = env.clock()
+    chat(env, "liufang", "DRG系统病案首页导出很慢")
+    env.clock.advance(minutes=20)
+    chat(env, "liufang", "3")
+
+    [ticket] = tickets(env)
+    assert ticket.severity == "minor" and ticket.severity_confirmed
+    assert ticket.response_due_at == reported + timedelta(hours=4)  # from the report, not from the answer
+    assert "一般错误" in transcript(env, "liufang")[-1]
+
+
+def test_system_is_asked_when_contract_covers_many_and_text_names_none(env: Env) -> None:
+    chat(env, "zhaomin", "电脑上打不开了，一直转圈")
+    assert "请问是哪个系统" in transcript(env, "zhaomin")[-1]
+    chat(env, "zhaomin", "挂号")
+    [ticket] = tickets(env)
+    with env.db.session() as session:
+        from tickets.models import CoveredSystem
+
+        assert session.get(CoveredSystem, ticket.system_id).name == "门（急）诊挂号管理系统"  # type: ignore[union-attr]
+    assert "请问影响程度" in transcript(env, "zhaomin")[-1]
+    chat(env, "zhaomin", "1")
+    assert tickets(env)[0].severity == "urgent"
+
+
+def test_system_named_in_text_is_not_asked(env: Env) -> None:
+    chat(env, "zhaomin", "LIS 检验结果传不到医生站")
+    [ticket] = tickets(env)
+    assert ticket.system_id is not None
+    assert "请问是哪个系统" not in transcript(env, "zhaomin")[0]
+
+
+def test_single_level_contract_asks_nothing(env: Env) -> None:
+    chat(env, "chenjing", "透析记录保存失败")
+    [ticket] = tickets(env)
+    assert ticket.severity == "standard" and ticket.severity_confirmed and ticket.system_id is not None
+    assert "请问" not in transcript(env, "chenjing")[0]
+
+
+def test_further_messages_append_to_the_open_ticket(env: Env) -> None:
+    chat(env, "chenjing", "透析记录保存失败")
+    env.clock.advance(minutes=3)
+    chat(env, "chenjing", "补充：3号床位也一样")
+    assert len(tickets(env)) == 1
+    assert "已补充到工单 #1" in transcript(env, "chenjing")[-1]
+
+
+def test_claim_and_reply_reach_the_reporter_and_stop_the_response_clock(env: Env) -> None:
+    chat(env, "liufang", "DRG系统登录后白屏")
+    [ticket] = tickets(env)
+    assert ticket.first_response_at is None  # the bot's own acknowledgement is not a response
+
+    env.clock.advance(minutes=12)
+    claimed_at = env.clock()
+    chat(env, "zhangwei", "接 1")
+    assert "工程师 张伟 已接单" in transcript(env, "liufang")[-1]
+    assert tickets(env)[0].first_response_at == claimed_at
+    assert tickets(env)[0].status == "claimed"
+
+    env.clock.advance(minutes=5)
+    chat(env, "zhangwei", "回 1 请重启读卡器后重试")
+    assert transcript(env, "liufang")[-1] == "【工单 #1】工程师 张伟：请重启读卡器后重试"
+    assert tickets(env)[0].first_response_at == claimed_at  # the first one counts
+    assert "已发给 刘芳" in transcript(env, "zhangwei")[-1]
+
+
+def test_claim_by_second_engineer_is_refused(env: Env) -> None:
+    chat(env, "liufang", "DRG系统登录后白屏")
+    chat(env, "zhangwei", "接 1")
+    chat(env, "lina", "接单1")
+    assert "已由 张伟 接单" in transcript(env, "lina")[-1]
+    assert tickets(env)[0].assignee_id is not None
+
+
+def test_unknown_command_and_ticket_get_help(env: Env) -> None:
+    chat(env, "zhangwei", "你好")
+    assert "可用指令" in transcript(env, "zhangwei")[-1]
+    chat(env, "zhangwei", "接 999")
+    assert "未找到工单 #999" in transcript(env, "zhangwei")[-1]
+
+
+def test_engineer_reply_without_claim_assigns_and_counts(env: Env) -> None:
+    chat(env, "huanglei", "电子票据开不出来")
+    env.clock.advance(minutes=2)
+    chat(env, "lina", "#1 回复 正在查看，请稍候")
+    [ticket] = tickets(env)
+    assert ticket.first_response_at == env.clock()
+    assert ticket.status == "claimed"
+
+
+def test_every_change_is_audited_and_the_audit_log_refuses_edits(env: Env) -> None:
+    chat(env, "liufang", "DRG系统登录后白屏")
+    chat(env, "zhangwei", "接 1")
+    with env.db.session() as session:
+        actions = [a.action for a in session.exec(select(AuditLog).where(AuditLog.ticket_id == 1))]
+    assert actions[:1] == ["ticket.opened"] and "ticket.claimed" in actions and "sla.response_stopped" in actions
+    with pytest.raises(DBAPIError, match="append-only"), env.db.session() as session:
+        session.execute(text("UPDATE audit_log SET actor = 'someone else'"))
+    with pytest.raises(DBAPIError, match="append-only"), env.db.session() as session:
+        session.execute(text("DELETE FROM audit_log"))
+
+
+def test_outgoing_messages_are_written_with_the_change(env: Env) -> None:
+    chat(env, "liufang", "DRG系统登录后白屏")
+    rows = outbox_rows(env)
+    assert {r.status for r in rows} == {"sent"}
+    with env.db.session() as session:
+        out = session.exec(select(Message).where(Message.direction == "out")).all()
+    assert all(m.delivered_at is not None and not m.is_human for m in out)
