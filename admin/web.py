@@ -16,8 +16,9 @@ from sqlmodel import Session, col, select
 
 from admin.passwords import verify_password
 from admin.runtime import Runtime
+from intake import journal
 from sla import SlaPolicy
-from tickets import service
+from tickets import outbox, service
 from tickets.models import Account, Contract, CoveredSystem, Hospital, Person, Ticket
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
@@ -143,6 +144,7 @@ def ticket_list(request: Request, session: DbSession, account: CurrentAccount) -
     now = runtime_of(request).clock()
     return TEMPLATES.TemplateResponse(request, "tickets.html", {
         "account": account, "rows": ticket_rows(session, now), "now_iso": now.isoformat(),
+        "inbound": journal.count_by_status(session), "outbox": outbox.counts(session),
     })
 
 

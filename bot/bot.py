@@ -94,6 +94,7 @@ class Bot:
                                      + self._question(session, ticket, person, conv.awaiting, now), now)
             return
         service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
+        self._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 补充：{_clip(msg.text)}", now)
 
     def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract, report: Report,
               now: datetime) -> None:
@@ -290,6 +291,11 @@ def _match_systems(text: str, systems: list[CoveredSystem]) -> list[CoveredSyste
         return []
     best = max(score for score, _ in scored)
     return [system for score, system in scored if score == best]
+
+
+def _clip(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _choice(text: str) -> int | None:

@@ -30,7 +30,7 @@ _REPLY_WORDS = "回复|回"
 _SEP = r"[\s:：,，、]*"
 _CLAIM = re.compile(rf"^(?:(?:{_CLAIM_WORDS})\s*#?(?P<a>\d+)|#?(?P<b>\d+)\s*(?:{_CLAIM_WORDS}))\s*[!！。.]?$")
 _REPLY = re.compile(
-    rf"^(?:(?:{_REPLY_WORDS})\s*#?(?P<a>\d+)|#?(?P<b>\d+)\s*(?:{_REPLY_WORDS})){_SEP}(?P<text>.+)$", re.DOTALL
+    rf"^(?:(?:{_REPLY_WORDS})\s*#?(?P<a>\d+)(?!\d)|#?(?P<b>\d+)\s*(?:{_REPLY_WORDS})){_SEP}(?P<text>.+)$", re.DOTALL
 )
 
 

@@ -177,7 +177,7 @@ def split_text(content: str, limit: int = TEXT_LIMIT_BYTES) -> list[str]:
         current += line
     if current or not parts:
         parts.append(current)
-    return [p.rstrip("\n") or p for p in parts]
+    return parts
 
 
 def _prefix_within(text: str, limit: int) -> int:
