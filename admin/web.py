@@ -50,6 +50,16 @@ def current_account(request: Request, session: DbSession) -> Account:
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
+def hospital_scope(session: Session, account: Account) -> int | None:
+    """The one hospital a hospital-side account may see (甲方 reads its own record only); None = all."""
+    if account.is_admin or account.person_id is None:
+        return None
+    person = session.get(Person, account.person_id)
+    if person is not None and person.hospital_id is not None:
+        return person.hospital_id
+    return None
+
+
 # -- login ------------------------------------------------------------------------------
 
 @router.get("/admin/login", response_class=HTMLResponse)
@@ -109,10 +119,13 @@ def _local(ts: datetime | None, tz: str) -> str:
     return ts.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
-def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = None,
-                limit: int = 500) -> list[TicketRow]:
+def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = None, *,
+                hospital_id: int | None = None, limit: int = 500) -> list[TicketRow]:
     if tickets is None:
-        tickets = list(session.exec(select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)).all())
+        stmt = select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)
+        if hospital_id is not None:
+            stmt = stmt.where(Ticket.hospital_id == hospital_id)
+        tickets = list(session.exec(stmt).all())
     hospitals = {h.id: h for h in session.exec(select(Hospital))}
     policies = {c.id: SlaPolicy.model_validate(c.sla_policy) for c in session.exec(select(Contract))}
     systems = {s.id: s.name for s in session.exec(select(CoveredSystem))}
@@ -143,7 +156,8 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
 def ticket_list(request: Request, session: DbSession, account: CurrentAccount) -> Response:
     now = runtime_of(request).clock()
     return TEMPLATES.TemplateResponse(request, "tickets.html", {
-        "account": account, "rows": ticket_rows(session, now), "now_iso": now.isoformat(),
+        "account": account, "rows": ticket_rows(session, now, hospital_id=hospital_scope(session, account)),
+        "now_iso": now.isoformat(),
         "inbound": journal.count_by_status(session), "outbox": outbox.counts(session),
     })
 
@@ -151,7 +165,8 @@ def ticket_list(request: Request, session: DbSession, account: CurrentAccount) -
 @router.get("/admin/tickets/{number}", response_class=HTMLResponse)
 def ticket_detail(number: int, request: Request, session: DbSession, account: CurrentAccount) -> Response:
     ticket = session.get(Ticket, number)
-    if ticket is None:
+    scope = hospital_scope(session, account)
+    if ticket is None or (scope is not None and ticket.hospital_id != scope):
         raise HTTPException(404, "未找到该工单")
     hospital = session.get(Hospital, ticket.hospital_id)
     tz = hospital.timezone if hospital else "Asia/Shanghai"

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
-from tests.conftest import Env
-from tests.helpers import chat, group_feed, outbox_rows, tickets, transcript
+from tests.conftest import Env, live_server
+from tests.helpers import chat, group_feed, outbox_rows, person, tickets, transcript
 from tickets.models import AuditLog, Message
 
 
@@ -139,3 +139,32 @@ def test_outgoing_messages_are_written_with_the_change(env: Env) -> None:
     with env.db.session() as session:
         out = session.exec(select(Message).where(Message.direction == "out")).all()
     assert all(m.delivered_at is not None and not m.is_human for m in out)
+
+
+def test_admin_panel_requires_login_and_scopes_hospital_accounts(env: Env) -> None:
+    import httpx
+
+    from admin.passwords import hash_password
+    from tickets.models import Account
+
+    chat(env, "liufang", "DRG系统登录后白屏")  # 武汉市中心医院, #1
+    chat(env, "chenjing", "透析记录保存失败")  # 南溪山医院, #2
+    wugang = person(env, "wugang")
+    with env.db.session() as session:
+        session.add(Account(username="wugang", password_hash=hash_password("hospital-pass"), person_id=wugang.id,
+                            created_at=env.clock()))
+    with live_server(env) as server, httpx.Client(base_url=server.base_url, follow_redirects=True) as client:
+        assert client.get("/admin", follow_redirects=False).status_code == 303
+        bad = client.post("/admin/login", data={"username": "admin", "password": "nope"})
+        assert bad.status_code == 401 and "用户名或密码不对" in bad.text
+        ok = client.post("/admin/login", data={"username": "admin", "password": env.admin_password})
+        assert ok.status_code == 200 and "#1" in ok.text and "#2" in ok.text
+        client.post("/admin/logout")
+        scoped = client.post("/admin/login", data={"username": "wugang", "password": "hospital-pass"})
+        assert "#1" in scoped.text and "/admin/tickets/2" not in scoped.text
+        assert client.get("/admin/tickets/2").status_code == 404
+        detail = client.get("/admin/tickets/1")
+        assert detail.status_code == 200 and "DRG系统登录后白屏" in detail.text
+        assert client.post("/admin/login", data={"username": "admin", "password": env.admin_password,
+                                                 "next": "//evil.example/"}, follow_redirects=False
+                           ).headers["location"] == "/admin"
