@@ -20,9 +20,10 @@ from sqlmodel import Session, col, select
 from admin.migrate import NotMigrated, check_current, upgrade
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
+from intake import InboundRecord, journal
 from sla import SlaPolicy
-from tickets import Database, people, service, utcnow
-from tickets.models import Account, Contract, CoveredSystem, Hospital, Person, Ticket
+from tickets import Database, outbox, people, service, utcnow
+from tickets.models import Account, Contract, CoveredSystem, Hospital, Outbox, OutboxStatus, Person, Ticket
 
 log = logging.getLogger("helpdesk")
 
@@ -31,6 +32,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "run", None) is not cmd_migrate:  # alembic narrates every revision check otherwise
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     if not hasattr(args, "run"):
         _parser().print_help()
         return 2
@@ -69,6 +72,19 @@ def _parser() -> argparse.ArgumentParser:
     s = pe.add_parser("import", help="从 CSV 导入人员（按企业微信账号或邮箱去重）")
     s.add_argument("file", type=Path)
     s.set_defaults(run=cmd_people_import)
+
+    ob = sub.add_parser("outbox", help="待发送消息").add_subparsers(title="outbox commands")
+    s = ob.add_parser("status", help="各状态的消息数，并列出发送失败的消息")
+    s.set_defaults(run=cmd_outbox_status)
+    s = ob.add_parser("retry", help="重新发送已放弃（dead）的消息")
+    s.add_argument("ids", type=int, nargs="*", help="消息编号；不写则全部")
+    s.set_defaults(run=cmd_outbox_retry)
+
+    ib = sub.add_parser("inbound", help="收到的消息").add_subparsers(title="inbound commands")
+    s = ib.add_parser("status", help="各状态的消息数，并列出处理失败的消息")
+    s.set_defaults(run=cmd_inbound_status)
+    s = ib.add_parser("retry", help="重新处理失败的消息（修复问题后）")
+    s.set_defaults(run=cmd_inbound_retry)
 
     tk = sub.add_parser("tickets", help="查看工单").add_subparsers(title="tickets commands")
     s = tk.add_parser("list", help="列出工单")
@@ -170,6 +186,46 @@ def cmd_people_import(settings: Settings, args: argparse.Namespace) -> int:
     for line, reason in report.errors:
         print(f"  第 {line} 行：{reason}", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+def cmd_outbox_status(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        print("待发送消息：" + _counts(outbox.counts(session)))
+        for row in session.exec(select(Outbox).where(Outbox.status == OutboxStatus.DEAD).order_by(col(Outbox.id))):
+            print(f"  [{row.id}] {row.channel}:{row.recipient} 尝试 {row.attempts} 次，最后错误：{row.last_error}")
+    return 0
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return "，".join(f"{status} {n}" for status, n in sorted(counts.items())) or "无"
+
+
+def cmd_outbox_retry(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        ids = args.ids or list(session.exec(select(Outbox.id).where(Outbox.status == OutboxStatus.DEAD)))
+        done = [i for i in ids if outbox.requeue(session, i, utcnow())]
+    print(f"已重新排队 {len(done)} 条消息。")
+    return 0 if len(done) == len(ids) else 1
+
+
+def cmd_inbound_status(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        print("收到消息：" + _counts(journal.count_by_status(session)))
+        failed = select(InboundRecord).where(InboundRecord.status == journal.FAILED).order_by(col(InboundRecord.id))
+        for rec in session.exec(failed):
+            print(f"  [{rec.id}] {rec.channel}:{rec.sender} {rec.external_id} 错误：{rec.error}")
+    return 0
+
+
+def cmd_inbound_retry(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        n = journal.retry_failed(session)
+    print(f"已重新排队 {n} 条消息。")
+    return 0
 
 
 def cmd_tickets_list(settings: Settings, args: argparse.Namespace) -> int:

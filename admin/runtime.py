@@ -29,15 +29,18 @@ POLL_S = 1.0
 
 
 class DeliveryFailed(Exception):
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+    """An attempt failed. ``permanent``: no retry will help; ``uncertain``: it may have arrived anyway."""
+
+    def __init__(self, reason: str, *, permanent: bool = False, uncertain: bool = False) -> None:
         super().__init__(reason)
         self.permanent = permanent
+        self.uncertain = uncertain
 
 
 class RemoteChannel(Protocol):
     """A channel reached over the network: called outside any transaction."""
 
-    def send(self, recipient: str, text: str) -> str | None: ...
+    def send(self, recipient: str, text: str, *, possible_duplicate: bool = False) -> str | None: ...
 
 
 class WeComChannel:
@@ -46,16 +49,20 @@ class WeComChannel:
     def __init__(self, client: WeComClient) -> None:
         self.client = client
 
-    def send(self, recipient: str, text: str) -> str | None:
+    def send(self, recipient: str, text: str, *, possible_duplicate: bool = False) -> str | None:
         try:
             if recipient.startswith("chat:"):
+                # appchat/send has no duplicate check: a group notice may repeat after a crash.
                 self.client.appchat_send_text(recipient.removeprefix("chat:"), text)
                 return None
-            return str(self.client.send_text(recipient, text).get("msgid") or "") or None
-        except WeComError as exc:
+            data = self.client.send_text(recipient, text, possible_duplicate=possible_duplicate)
+            return str(data.get("msgid") or "") or None
+        except WeComError as exc:  # WeCom answered: it did not take the message
             raise DeliveryFailed(str(exc), permanent=exc.permanent) from exc
-        except httpx.HTTPError as exc:
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:  # never reached WeCom
             raise DeliveryFailed(f"wecom unreachable: {exc!r}") from exc
+        except httpx.HTTPError as exc:  # sent, but no answer we can trust
+            raise DeliveryFailed(f"wecom outcome unknown: {exc!r}", uncertain=True) from exc
 
 
 @dataclass
@@ -141,14 +148,14 @@ class Runtime:
         try:
             if channel is None:
                 raise DeliveryFailed(f"channel {row.channel} is off (not configured)")
-            external_id = channel.send(row.recipient, row.text)
+            external_id = channel.send(row.recipient, row.text, possible_duplicate=row.maybe_delivered)
         except DeliveryFailed as exc:
             log.warning("outbox %s to %s:%s failed (attempt %s): %s", row.id, row.channel, row.recipient,
                         row.attempts + 1, exc)
             with self.db.session() as session:
                 fresh = session.get(Outbox, row.id)
                 assert fresh is not None
-                outbox.mark_failed(fresh, self.clock(), str(exc), permanent=exc.permanent)
+                outbox.mark_failed(fresh, self.clock(), str(exc), permanent=exc.permanent, uncertain=exc.uncertain)
                 session.add(fresh)
             return
         with self.db.session() as session:

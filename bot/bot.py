@@ -87,14 +87,15 @@ class Bot:
             return
         service.append_report(session, ticket, person, report, now)
         conv = state.load(session, person.id or 0)
-        if conv and conv.ticket_id == ticket.id and conv.awaiting:
-            if self._answer(session, ticket, person, conv, normalize(msg.text), now):
-                return
-            service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}。\n\n"
-                                     + self._question(session, ticket, person, conv.awaiting, now), now)
+        awaiting = conv.awaiting if conv and conv.ticket_id == ticket.id else ""
+        if awaiting and self._answer(session, ticket, person, conv, normalize(msg.text), now):  # type: ignore[arg-type]
             return
-        service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
         self._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 补充：{_clip(msg.text)}", now)
+        if awaiting:  # a follow-up instead of the answer: take it, and ask again
+            service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}。\n\n"
+                                     + self._question(session, ticket, person, awaiting, now), now)
+        else:
+            service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
 
     def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract, report: Report,
               now: datetime) -> None:

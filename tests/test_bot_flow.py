@@ -69,6 +69,15 @@ def test_single_level_contract_asks_nothing(env: Env) -> None:
     assert "请问" not in transcript(env, "chenjing")[0]
 
 
+def test_a_follow_up_instead_of_the_answer_is_kept_forwarded_and_the_question_repeated(env: Env) -> None:
+    chat(env, "liufang", "DRG系统登录后白屏")
+    chat(env, "liufang", "心内科三台电脑都这样")
+    assert group_feed(env)[-1] == "工单 #1 刘芳 补充：心内科三台电脑都这样"
+    assert "请问影响程度" in transcript(env, "liufang")[-1]
+    chat(env, "liufang", "2")
+    assert tickets(env)[0].severity == "serious"
+
+
 def test_further_messages_append_to_the_open_ticket(env: Env) -> None:
     chat(env, "chenjing", "透析记录保存失败")
     env.clock.advance(minutes=3)

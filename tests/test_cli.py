@@ -122,3 +122,13 @@ def test_createuser(var: Path) -> None:
     assert again.returncode == 1 and "--reset" in again.stderr
     short = run(var, "createuser", "ops2", "--password-stdin", stdin="short\n")
     assert short.returncode == 1
+
+
+def test_outbox_and_inbound_status_and_retry(var: Path) -> None:
+    run(var, "migrate")
+    status = run(var, "outbox", "status")
+    assert status.returncode == 0 and "待发送消息" in status.stdout
+    assert run(var, "outbox", "retry").stdout.strip() == "已重新排队 0 条消息。"
+    assert run(var, "outbox", "retry", "42").returncode == 1
+    assert "收到消息" in run(var, "inbound", "status").stdout
+    assert run(var, "inbound", "retry").returncode == 0

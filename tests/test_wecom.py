@@ -168,8 +168,8 @@ def test_crash_after_wecom_accepted_does_not_deliver_twice(tmp_path: Path, db_ur
     _report_via_wecom(env, driver_for("http://unused", aes_key), "DRG系统白屏", 9101)
     with env.db.session() as session:
         leased = outbox.claim_due(session, clock())
-    for row in [r for r in leased if r.channel == "wecom"]:  # sent, then the process died before marking it
-        env.runtime.remote["wecom"].send(row.recipient, row.text)
+    for row in [r for r in leased if r.channel == "wecom" and not r.recipient.startswith("chat:")]:
+        env.runtime.remote["wecom"].send(row.recipient, row.text)  # sent, then the process died before marking it
     clock.advance(seconds=outbox.LEASE.total_seconds() + 1)
     env.runtime.drain_outbox()
     assert {r.status for r in outbox_rows(env)} == {"sent"}
@@ -217,3 +217,20 @@ def test_without_wecom_settings_the_product_runs_and_says_so(env: Env, caplog: p
         app = create_app(env.settings, runtime=env.runtime)
     assert "wecom: channel off" in caplog.text
     assert not any(getattr(r, "path", "") == "/wecom/callback" for r in app.routes)
+
+
+def test_the_same_words_twice_reach_the_reporter_twice(tmp_path: Path, db_url: str, fake: FakeWeCom,
+                                                        aes_key: str, clock: FakeClock) -> None:
+    """WeCom's duplicate check would drop a legitimate repeat while answering success: first attempts never use it."""
+    env = wecom_env(tmp_path, db_url, clock, fake, aes_key)
+    driver = driver_for("http://unused", aes_key)
+    _report_via_wecom(env, driver, "DRG系统白屏", 9301)
+    for msg_id in (9302, 9303):
+        clock.advance(minutes=1)
+        xml = driver.build_text("zhangwei", "回 1 好的", msg_id=msg_id, create_time=int(clock().timestamp()))
+        env.runtime.accept(parse_callback_xml(xml, clock()))
+        env.runtime.drain_inbound()
+        env.runtime.drain_outbox()
+    assert texts_to(fake, "liufang").count("【工单 #1】工程师 张伟：好的") == 2
+    assert not any(c.outcome == "duplicate" for c in fake.calls)
+    env.db.dispose()

@@ -196,3 +196,8 @@ class Outbox(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = _ts()
     sent_at: datetime | None = _ts(default=None, nullable=True)
+    # Claimed for a delivery attempt whose outcome is not recorded yet.
+    in_flight: bool = False
+    # An earlier attempt may have reached the channel (crash mid-call, timeout):
+    # the next attempt asks the channel to drop it if it is a duplicate.
+    maybe_delivered: bool = False

@@ -9,6 +9,12 @@ process that dies mid-call leaves the row due again when the lease ends.
 
 Messages to one recipient leave in the order they were written: a row is not
 claimed while an older row to the same recipient is still pending.
+
+Exactly once: a row whose earlier attempt may have arrived (the process died
+mid-call, or the call timed out after sending) is flagged ``maybe_delivered``
+and the channel is asked to drop it if it is a duplicate (WeCom's duplicate
+check). First attempts never ask, so a person who is legitimately sent the
+same words twice receives them twice.
 """
 
 from __future__ import annotations
@@ -55,6 +61,9 @@ def claim_due(session: Session, now: datetime, limit: int = 20) -> list[Outbox]:
     )
     rows = list(session.exec(stmt).all())
     for row in rows:
+        if row.in_flight:  # its last lease ran out with no outcome recorded: that attempt may have arrived
+            row.maybe_delivered = True
+        row.in_flight = True
         row.next_attempt_at = now + LEASE
         session.add(row)
     return rows
@@ -65,12 +74,19 @@ def mark_sent(row: Outbox, now: datetime, external_id: str | None = None) -> Non
     row.sent_at = now
     row.external_id = external_id
     row.last_error = ""
+    row.in_flight = False
 
 
-def mark_failed(row: Outbox, now: datetime, error: str, *, permanent: bool = False) -> None:
-    """Schedule a retry with exponential backoff, or park the row as dead."""
+def mark_failed(row: Outbox, now: datetime, error: str, *, permanent: bool = False, uncertain: bool = False) -> None:
+    """Schedule a retry with exponential backoff, or park the row as dead.
+
+    ``uncertain``: the attempt may have reached the channel (a timeout after
+    the request was sent), so the retry must be sent as a possible duplicate.
+    """
     row.attempts += 1
     row.last_error = error[:1000]
+    row.in_flight = False
+    row.maybe_delivered = row.maybe_delivered or uncertain
     if permanent or row.attempts >= MAX_ATTEMPTS:
         row.status = OutboxStatus.DEAD
         return

@@ -78,18 +78,26 @@
     if (on) { poll(); state.timer = setInterval(poll, 1500); $("text").focus(); }
   }
 
+  // The box is cleared at once (so typing on is safe and a second Enter sends
+  // nothing twice); on failure the text comes back, and a retry reuses its id.
   async function send(ev) {
     ev.preventDefault();
     const text = $("text").value.trim();
     if (!text || !state.person) return;
-    const body = JSON.stringify({ person_id: state.person, text, client_id: clientId() });
-    try {
-      await api("/chat/api/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body });
-      $("text").value = "";
-      poll();
-    } catch (e) {
-      $("error").textContent = "发送失败：" + e.message;
+    const id = clientId();
+    $("text").value = "";
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        const body = JSON.stringify({ person_id: state.person, text, client_id: id });
+        await api("/chat/api/messages", { method: "POST", headers: { "Content-Type": "application/json" }, body });
+        $("error").textContent = "";
+        poll();
+        return;
+      } catch (e) {
+        $("error").textContent = "发送失败：" + e.message;
+      }
     }
+    $("text").value = text + ($("text").value ? "\n" + $("text").value : "");
   }
 
   $("person").addEventListener("change", choose);

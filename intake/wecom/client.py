@@ -33,6 +33,7 @@ PERMANENT_ERRORS = {
     44004,  # empty text
 }
 TOKEN_MARGIN_S = 300
+DUPLICATE_CHECK_S = 4 * 3600  # WeCom's maximum: covers the longest retry gap of the outbox
 
 
 class WeComError(Exception):
@@ -116,20 +117,23 @@ class WeComClient:
 
     # -- the messages we send ---------------------------------------------------
 
-    def send_text(self, touser: str, content: str, *, duplicate_check_s: int = 1800) -> dict[str, Any]:
+    def send_text(self, touser: str, content: str, *, possible_duplicate: bool = False) -> dict[str, Any]:
         """message/send a text to members ("u1|u2").
 
-        Duplicate check is on: if we crash after WeCom accepted a message but
-        before we recorded it, the retry is dropped by WeCom instead of
-        reaching the nurse twice.
+        ``possible_duplicate``: an earlier attempt may have been accepted
+        (we crashed or timed out before recording the outcome), so WeCom's
+        duplicate check is switched on and drops this one if so. It stays off
+        otherwise, or WeCom would silently drop a legitimate repeat of the
+        same words within the interval while answering success.
         """
         data: dict[str, Any] = {}
         for part in split_text(content):
-            body = {
+            body: dict[str, Any] = {
                 "touser": touser, "msgtype": "text", "agentid": _agent(self.agent_id),
                 "text": {"content": part}, "safe": 0,
-                "enable_duplicate_check": 1, "duplicate_check_interval": duplicate_check_s,
             }
+            if possible_duplicate:
+                body |= {"enable_duplicate_check": 1, "duplicate_check_interval": DUPLICATE_CHECK_S}
             data = self.call("POST", "/cgi-bin/message/send", json=body)
             if data.get("invaliduser"):
                 log.warning("wecom: message/send invaliduser=%s", data["invaliduser"])

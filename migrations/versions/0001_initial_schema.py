@@ -216,6 +216,8 @@ def upgrade() -> None:
     sa.Column('external_id', sa.String(length=128), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('in_flight', sa.Boolean(), nullable=False),
+    sa.Column('maybe_delivered', sa.Boolean(), nullable=False),
     sa.ForeignKeyConstraint(['message_id'], ['message.id'], ),
     sa.ForeignKeyConstraint(['ticket_id'], ['ticket.id'], ),
     sa.PrimaryKeyConstraint('id')
