@@ -6,6 +6,7 @@ Messages for people are Chinese; logs are English.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import json
 import logging
@@ -53,6 +54,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--host")
     s.add_argument("--port", type=int)
     s.set_defaults(run=cmd_serve)
+
+    s = sub.add_parser("worker", help="只运行后台处理（收到的消息、待发送消息），不提供 Web 服务")
+    s.set_defaults(run=cmd_worker)
 
     s = sub.add_parser("migrate", help="把数据库结构升级到当前版本")
     s.set_defaults(run=cmd_migrate)
@@ -118,6 +122,27 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     host, port = args.host or settings.host, args.port or settings.port
     print(f"维保服务台：http://{host}:{port}/chat （网页聊天）  http://{host}:{port}/admin （管理后台）", flush=True)
     uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), access_log=False)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Workers without the web server: several of these (and web processes with
+    HELPDESK_WORKERS=false) share the work through the database."""
+    import asyncio
+
+    from admin.app import build_runtime
+
+    settings.ensure_var_dir()
+    runtime = build_runtime(settings)
+    check_current(runtime.db.engine)
+
+    async def run() -> None:
+        runtime.loop = asyncio.get_running_loop()
+        await asyncio.gather(runtime.run_inbound(), runtime.run_outbox())
+
+    print("后台处理已启动（Ctrl+C 停止）。", flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(run())
     return 0
 
 

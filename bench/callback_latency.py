@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -76,10 +78,10 @@ def text_for(i: int) -> str:
     return FIRST if i == 0 else f"补充情况：挂号窗口仍然无法使用（第{i}次反馈）"
 
 
-def settings_for(var_dir: Path, db: str, api_base: str) -> Settings:
+def settings_for(var_dir: Path, db: str, api_base: str, inline_workers: bool) -> Settings:
     url = f"sqlite:///{var_dir / 'helpdesk.db'}" if db == "sqlite" else db
     return Settings(
-        var_dir=var_dir, database_url=url, secret_key="bench-secret", workers=True, log_level="WARNING",
+        var_dir=var_dir, database_url=url, secret_key="bench-secret", workers=inline_workers, log_level="WARNING",
         wecom_corp_id=CORP_ID, wecom_token=TOKEN, wecom_aes_key=AES_KEY,
         wecom_secret=SECRET, wecom_agent_id=AGENT_ID, wecom_api_base=api_base,
         wecom_engineer_chatid=ENGINEER_CHAT,
@@ -149,14 +151,26 @@ class _QuietForcedStop(logging.Filter):
         return "CancelledError" not in record.getMessage()
 
 
-def run(n: int, db: str, drain_timeout: float) -> int:
+def start_worker_process(settings: Settings) -> subprocess.Popen[bytes]:
+    """``helpdesk worker`` in its own process, as a scaled deployment runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    env |= {f"HELPDESK_{name.upper()}": str(getattr(settings, name)) for name in (
+        "var_dir", "database_url", "secret_key", "wecom_corp_id", "wecom_token", "wecom_aes_key", "wecom_secret",
+        "wecom_agent_id", "wecom_api_base", "wecom_engineer_chatid")}
+    env["HELPDESK_LOG_LEVEL"] = "WARNING"
+    helpdesk = Path(sys.executable).parent / "helpdesk"
+    return subprocess.Popen([str(helpdesk), "worker"], env=env, stdout=subprocess.DEVNULL)
+
+
+def run(n: int, db: str, drain_timeout: float, workers: str = "inline") -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("uvicorn.error").addFilter(_QuietForcedStop())
     with tempfile.TemporaryDirectory(prefix="hd-bench-") as tmp, \
             FakeWeCom(CORP_ID, SECRET, agent_id=AGENT_ID, users={REPORTER: "刘芳", "zhangwei": "张伟"}) as wecom:
         wecom.add_chat(ENGINEER_CHAT, ["zhangwei", "lina", "wangqiang"], name="维保工程师群")
-        settings = settings_for(Path(tmp) / "var", db, wecom.base_url)
+        settings = settings_for(Path(tmp) / "var", db, wecom.base_url, inline_workers=workers == "inline")
         runtime, dialect = prepare(settings)
+        worker = start_worker_process(settings) if workers == "process" else None
         with runtime.db.session() as session:
             tickets_before = session.exec(select(func.count()).select_from(Ticket)).one()
         app = create_app(settings, runtime=runtime)
@@ -196,12 +210,16 @@ def run(n: int, db: str, drain_timeout: float) -> int:
                 on_last = session.exec(select(func.count()).select_from(Message).where(
                     Message.ticket_id == (last.id if last else 0), Message.direction == "in")).one()
             calls = wecom.calls
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=10)
         runtime.db.dispose()
 
     ms = sorted(x * 1000 for x in latencies)
     over_5s = sum(1 for x in ms if x > 5000)
     print(f"\nWeCom callback benchmark: {n} text callbacks from {REPORTER}, one keep-alive connection, "
-          f"database {dialect}{'' if db == 'sqlite' else ' (' + db.split('@')[-1] + ')'}\n")
+          f"database {dialect}{'' if db == 'sqlite' else ' (' + db.split('@')[-1] + ')'}, "
+          f"workers {'in the web process' if workers == 'inline' else 'in a separate helpdesk worker process'}\n")
     print(table("callback request wall time", [
         ("requests", f"{len(ms)}"),
         ("non-200 / errors", f"{len(failures)}"),
@@ -253,10 +271,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default="sqlite", help="'sqlite' (fresh temp file, default) or a database URL")
     parser.add_argument("--drain-timeout", type=float, default=300.0,
                         help="seconds to wait for the workers after the last request (default 300)")
+    parser.add_argument("--workers", choices=["inline", "process"], default="inline",
+                        help="run the workers in the web process (default) or as `helpdesk worker` beside it")
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error("--n must be at least 1")
-    return run(args.n, args.db, args.drain_timeout)
+    return run(args.n, args.db, args.drain_timeout, args.workers)
 
 
 if __name__ == "__main__":

@@ -11,20 +11,23 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from bot import state, texts
 from bot.commands import HELP, Command, Verb, normalize, parse
 from intake import InboundMessage
 from tickets import outbox, service
-from tickets.models import Contract, CoveredSystem, Hospital, Person, Role, Ticket
+from tickets.models import Contract, CoveredSystem, Direction, Hospital, Message, Person, Role, Ticket
 from tickets.service import Actor, Report, TicketError
 
 log = logging.getLogger(__name__)
 
 LIST_LIMIT = 9  # more systems than this: ask for the name instead of listing them all
+# A burst of follow-ups gets one acknowledgement: WeCom silently drops more than
+# 30 messages a minute from one app to one member.
+ACK_QUIET = timedelta(minutes=2)
 ENGINEER_ROLES = {Role.ENGINEER, Role.MANAGER}
 
 
@@ -94,7 +97,7 @@ class Bot:
         if awaiting:  # a follow-up instead of the answer: take it, and ask again
             service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}。\n\n"
                                      + self._question(session, ticket, person, awaiting, now), now)
-        else:
+        elif not _acked_recently(session, ticket, now):
             service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
 
     def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract, report: Report,
@@ -292,6 +295,15 @@ def _match_systems(text: str, systems: list[CoveredSystem]) -> list[CoveredSyste
         return []
     best = max(score for score, _ in scored)
     return [system for score, system in scored if score == best]
+
+
+def _acked_recently(session: Session, ticket: Ticket, now: datetime) -> bool:
+    """True when the last message to the reporter is the bot's, sent within ACK_QUIET."""
+    last = session.exec(
+        select(Message).where(Message.ticket_id == ticket.id, Message.direction == Direction.OUT)
+        .order_by(col(Message.id).desc())
+    ).first()
+    return last is not None and not last.is_human and now - last.channel_ts < ACK_QUIET
 
 
 def _clip(text: str, limit: int = 200) -> str:

@@ -26,6 +26,7 @@ class InboundRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_inbound_channel_external"),
         Index("ix_inbound_pending", "status", "id"),
+        Index("ix_inbound_sender", "channel", "sender", "status", "id"),  # per-sender order check in claim_next
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -78,12 +78,20 @@ def test_a_follow_up_instead_of_the_answer_is_kept_forwarded_and_the_question_re
     assert tickets(env)[0].severity == "serious"
 
 
-def test_further_messages_append_to_the_open_ticket(env: Env) -> None:
+def test_further_messages_append_to_the_open_ticket_with_one_ack_per_burst(env: Env) -> None:
     chat(env, "chenjing", "透析记录保存失败")
     env.clock.advance(minutes=3)
     chat(env, "chenjing", "补充：3号床位也一样")
     assert len(tickets(env)) == 1
     assert "已补充到工单 #1" in transcript(env, "chenjing")[-1]
+    for n in range(5):  # a burst within two minutes: kept and forwarded, acknowledged once
+        env.clock.advance(seconds=10)
+        chat(env, "chenjing", f"第{n}张截图")
+    assert len(transcript(env, "chenjing")) == 2
+    assert group_feed(env)[-1] == "工单 #1 陈静 补充：第4张截图"
+    env.clock.advance(minutes=3)
+    chat(env, "chenjing", "还是不行")
+    assert len(transcript(env, "chenjing")) == 3
 
 
 def test_claim_and_reply_reach_the_reporter_and_stop_the_response_clock(env: Env) -> None:

@@ -132,3 +132,34 @@ def test_outbox_and_inbound_status_and_retry(var: Path) -> None:
     assert run(var, "outbox", "retry", "42").returncode == 1
     assert "收到消息" in run(var, "inbound", "status").stdout
     assert run(var, "inbound", "retry").returncode == 0
+
+
+def test_a_separate_worker_process_does_the_work(var: Path) -> None:
+    """Web with HELPDESK_WORKERS=false stores; `helpdesk worker` processes and delivers."""
+    assert run(var, "migrate").returncode == 0 and run(var, "demo").returncode == 0
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")} | {"HELPDESK_VAR_DIR": str(var)}
+    web = subprocess.Popen([HELPDESK, "serve", "--port", str(port)], env=env | {"HELPDESK_WORKERS": "false"},
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([HELPDESK, "worker"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                people = httpx.get(f"{base}/chat/api/people", timeout=1).json()
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and web.poll() is None
+                time.sleep(0.1)
+        nurse = next(p for p in people if p["name"] == "陈静")
+        httpx.post(f"{base}/chat/api/messages", json={"person_id": nurse["id"], "text": "透析记录保存失败",
+                                                       "client_id": "worker-test-1"})
+        while not any("工单号 #1" in line["text"]
+                      for line in httpx.get(f"{base}/chat/api/lines", params={"person_id": nurse["id"]}).json()):
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.2)
+    finally:
+        for proc in (web, worker):
+            proc.terminate()
+            proc.wait(timeout=10)

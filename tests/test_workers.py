@@ -11,7 +11,7 @@ from sqlmodel import col, select
 from admin.app import build_runtime
 from intake import InboundRecord, journal, webchat
 from tests.conftest import Env, FakeClock
-from tests.helpers import person, tickets, transcript
+from tests.helpers import outbox_rows, person, tickets, transcript
 from tickets.models import Message
 
 SENDERS = ["liufang", "chenjing", "huanglei", "zhouting", "sunli"]
@@ -76,7 +76,7 @@ def test_a_message_that_keeps_failing_is_parked_visibly_and_does_not_block_other
         assert journal.count_by_status(session) == {"done": 3}
 
 
-def test_unknown_wecom_sender_is_told_and_kept(env: Env) -> None:
+def test_unknown_sender_is_told_and_kept(env: Env) -> None:
     from intake import InboundMessage
 
     env.runtime.accept(InboundMessage(channel="webchat", external_id="x:1", sender="99999", channel_ts=env.clock(),
@@ -84,14 +84,17 @@ def test_unknown_wecom_sender_is_told_and_kept(env: Env) -> None:
     env.runtime.drain_inbound()
     with env.db.session() as session:
         [rec] = session.exec(select(InboundRecord)).all()
-        assert rec.status == "done"
+        assert rec.status == "done" and rec.text == "你好"  # kept as evidence
     assert tickets(env) == []
+    [answer] = outbox_rows(env)
+    assert answer.recipient == "99999" and "通讯录" in answer.text
 
 
 def test_engineers_see_a_reporters_follow_up(env: Env) -> None:
     from tests.helpers import chat, group_feed
 
     chat(env, "chenjing", "透析记录保存失败")
+    env.clock.advance(minutes=5)
     chat(env, "chenjing", "补充：3号床也一样")
     assert group_feed(env)[-1] == "工单 #1 陈静 补充：补充：3号床也一样"
     assert "已补充到工单 #1" in transcript(env, "chenjing")[-1]

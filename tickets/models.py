@@ -179,7 +179,10 @@ class AuditLog(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """A message to deliver, written in the same transaction as the change that caused it."""
 
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+        Index("ix_outbox_recipient", "channel", "recipient", "status", "id"),  # per-recipient order in claim_due
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
