@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("file", type=Path)
     s.set_defaults(run=cmd_people_import)
 
+    wc = sub.add_parser("wecom", help="企业微信").add_subparsers(title="wecom commands")
+    s = wc.add_parser("create-group", help="创建工程师群（应用群聊），打印 chatid 供 HELPDESK_WECOM_ENGINEER_CHATID 使用")
+    s.add_argument("name", help="群名称")
+    s.add_argument("--owner", required=True, help="群主的企业微信账号")
+    s.add_argument("--members", required=True, help="成员账号，逗号分隔（至少 2 人，含群主）")
+    s.add_argument("--chatid", help="指定 chatid（字母数字，最长 32 位）")
+    s.set_defaults(run=cmd_wecom_create_group)
+
     ob = sub.add_parser("outbox", help="待发送消息").add_subparsers(title="outbox commands")
     s = ob.add_parser("status", help="各状态的消息数，并列出发送失败的消息")
     s.set_defaults(run=cmd_outbox_status)
@@ -211,6 +219,32 @@ def cmd_people_import(settings: Settings, args: argparse.Namespace) -> int:
     for line, reason in report.errors:
         print(f"  第 {line} 行：{reason}", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+def cmd_wecom_create_group(settings: Settings, args: argparse.Namespace) -> int:
+    from intake.wecom import WeComClient, WeComError
+
+    if not settings.wecom_send_enabled:
+        print("请先设置 HELPDESK_WECOM_CORP_ID、HELPDESK_WECOM_SECRET、HELPDESK_WECOM_AGENT_ID。", file=sys.stderr)
+        return 2
+    members = [m.strip() for m in args.members.split(",") if m.strip()]
+    if args.owner not in members:
+        members.insert(0, args.owner)
+    if len(members) < 2:
+        print("群成员至少 2 人。", file=sys.stderr)
+        return 1
+    client = WeComClient(settings.wecom_corp_id, settings.wecom_secret, settings.wecom_agent_id,
+                         api_base=settings.wecom_api_base)
+    try:
+        chatid = client.appchat_create(args.name, args.owner, members, args.chatid)
+        client.appchat_send_text(chatid, "维保服务台：新工单会发到这个群。")  # WeCom shows a new group only after a message
+    except WeComError as exc:
+        print(f"企业微信拒绝了请求：{exc.errcode} {exc.errmsg}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    print(chatid)
+    return 0
 
 
 def cmd_outbox_status(settings: Settings, args: argparse.Namespace) -> int:

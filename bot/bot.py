@@ -91,7 +91,7 @@ class Bot:
         service.append_report(session, ticket, person, report, now)
         conv = state.load(session, person.id or 0)
         awaiting = conv.awaiting if conv and conv.ticket_id == ticket.id else ""
-        if awaiting and self._answer(session, ticket, person, conv, normalize(msg.text), now):  # type: ignore[arg-type]
+        if conv and awaiting and self._answer(session, ticket, person, conv, normalize(msg.text), now):
             return
         self._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 补充：{_clip(msg.text)}", now)
         if awaiting:  # a follow-up instead of the answer: take it, and ask again

@@ -234,3 +234,22 @@ def test_the_same_words_twice_reach_the_reporter_twice(tmp_path: Path, db_url: s
     assert texts_to(fake, "liufang").count("【工单 #1】工程师 张伟：好的") == 2
     assert not any(c.outcome == "duplicate" for c in fake.calls)
     env.db.dispose()
+
+
+def test_cli_creates_the_engineers_group(tmp_path: Path, fake: FakeWeCom) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")} | {
+        "HELPDESK_VAR_DIR": str(tmp_path), "HELPDESK_WECOM_CORP_ID": CORP, "HELPDESK_WECOM_SECRET": SECRET,
+        "HELPDESK_WECOM_AGENT_ID": AGENT, "HELPDESK_WECOM_API_BASE": fake.base_url}
+    helpdesk = str(Path(sys.executable).parent / "helpdesk")
+    result = subprocess.run([helpdesk, "wecom", "create-group", "维保工程师群", "--owner", "wangqiang",
+                             "--members", "zhangwei,lina", "--chatid", "hdeng01"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "hdeng01"
+    [created] = [c.body for c in fake.calls_to("appchat/create")]
+    assert created["owner"] == "wangqiang" and set(created["userlist"]) == {"wangqiang", "zhangwei", "lina"}
+    assert fake.delivered("appchat")[0]["chatid"] == "hdeng01"
