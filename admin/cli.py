@@ -346,13 +346,14 @@ def ticket_record(session: Session, t: Ticket, *, with_messages: bool = False) -
         "created_at": iso(t.created_at),
     }
     if with_messages:
-        names = {p.id: p.name for p in session.exec(select(Person))}
+        messages = service.messages_of(session, t.id or 0)
+        names = {i: p.name for i, p in service.people_by_id(session, {m.author_id for m in messages}).items()}
         record["messages"] = [{
             "id": m.id, "direction": m.direction, "channel": m.channel, "author_kind": m.author_kind,
             "author": names.get(m.author_id, "bot"), "text": m.text, "channel_ts": iso(m.channel_ts),
             "received_at": iso(m.received_at), "delivered_at": iso(m.delivered_at),
             "is_written_report": m.is_written_report, "external_id": m.external_id, "is_human": m.is_human,
-        } for m in service.messages_of(session, t.id or 0)]
+        } for m in messages]
     return record
 
 

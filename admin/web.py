@@ -129,7 +129,7 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
     hospitals = {h.id: h for h in session.exec(select(Hospital))}
     policies = {c.id: SlaPolicy.model_validate(c.sla_policy) for c in session.exec(select(Contract))}
     systems = {s.id: s.name for s in session.exec(select(CoveredSystem))}
-    people = {p.id: p for p in session.exec(select(Person))}
+    people = service.people_by_id(session, {t.reporter_id for t in tickets})
     rows = []
     for t in tickets:
         hospital = hospitals[t.hospital_id]
@@ -171,13 +171,14 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
     hospital = session.get(Hospital, ticket.hospital_id)
     tz = hospital.timezone if hospital else "Asia/Shanghai"
     row = ticket_rows(session, runtime_of(request).clock(), [ticket])[0]
-    people = {p.id: p.name for p in session.exec(select(Person))}
+    rows = service.messages_of(session, number)
+    people = {i: p.name for i, p in service.people_by_id(session, {m.author_id for m in rows}).items()}
     messages = [{
         "direction": m.direction, "channel": m.channel, "author": people.get(m.author_id, "服务台机器人"),
         "author_kind": m.author_kind, "text": m.text, "channel_ts": _local(m.channel_ts, tz),
         "received_at": _local(m.received_at, tz), "delivered_at": _local(m.delivered_at, tz),
         "written": m.is_written_report,
-    } for m in service.messages_of(session, number)]
+    } for m in rows]
     return TEMPLATES.TemplateResponse(request, "ticket.html", {
         "account": account, "t": row, "messages": messages, "now_iso": runtime_of(request).clock().isoformat(),
     })

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -253,3 +253,21 @@ def test_cli_creates_the_engineers_group(tmp_path: Path, fake: FakeWeCom) -> Non
     [created] = [c.body for c in fake.calls_to("appchat/create")]
     assert created["owner"] == "wangqiang" and set(created["userlist"]) == {"wangqiang", "zhangwei", "lina"}
     assert fake.delivered("appchat")[0]["chatid"] == "hdeng01"
+
+
+def test_an_earlier_message_delivered_late_moves_reported_at_back(tmp_path: Path, db_url: str, fake: FakeWeCom,
+                                                                  aes_key: str, clock: FakeClock) -> None:
+    """WeCom delivered the nurse's second message first (the first was retried): the clock still starts at the first."""
+    env = wecom_env(tmp_path, db_url, clock, fake, aes_key)
+    driver = driver_for("http://unused", aes_key)
+    first_sent = int(clock().timestamp()) - 240
+    second = driver.build_text("liufang", "补充：整个科室都这样", msg_id=9402, create_time=first_sent + 60)
+    first = driver.build_text("liufang", "DRG系统白屏", msg_id=9401, create_time=first_sent)
+    for xml in (second, first):
+        env.runtime.accept(parse_callback_xml(xml, clock()))
+        env.runtime.drain_inbound()
+        clock.advance(seconds=30)
+    [ticket] = tickets(env)
+    assert ticket.reported_at == datetime.fromtimestamp(first_sent, UTC)
+    assert ticket.response_due_at == ticket.reported_at + timedelta(hours=1)
+    env.db.dispose()

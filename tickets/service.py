@@ -96,6 +96,14 @@ def get_ticket(session: Session, number: int) -> Ticket:
     return ticket
 
 
+def people_by_id(session: Session, ids: set[int | None]) -> dict[int, Person]:
+    """The people among ``ids`` (a directory can hold thousands: never load it whole for a page)."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {p.id or 0: p for p in session.exec(select(Person).where(col(Person.id).in_(wanted)))}
+
+
 def messages_of(session: Session, ticket_id: int) -> list[Message]:
     stmt = select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.id))
     return list(session.exec(stmt).all())
