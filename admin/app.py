@@ -18,9 +18,9 @@ from admin.migrate import check_current
 from admin.runtime import Clock, Runtime, WeComChannel
 from admin.settings import Settings
 from bot import Bot, BotConfig
-from intake import webchat
+from intake import journal, webchat
 from intake.wecom import CallbackCrypto, WeComClient, callback_router
-from tickets import Database, utcnow
+from tickets import Database, outbox, utcnow
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -86,7 +86,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runti
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
-        return JSONResponse({"ok": True, "wecom_callback": settings.wecom_callback_enabled,
-                             "wecom_send": settings.wecom_send_enabled})
+        """For monitoring: the database answers, and how much is waiting or failed."""
+        body: dict[str, object] = {"wecom_callback": settings.wecom_callback_enabled,
+                                   "wecom_send": settings.wecom_send_enabled}
+        try:
+            with runtime.db.session() as session:
+                body["inbound"] = journal.count_by_status(session)
+                body["outbox"] = outbox.counts(session)
+        except Exception as exc:  # the database is down: say so, as a 503 a monitor can see
+            log.error("healthz: database unavailable: %r", exc)
+            return JSONResponse({**body, "ok": False, "error": "database unavailable"}, status_code=503)
+        return JSONResponse({**body, "ok": True})
 
     return app

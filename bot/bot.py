@@ -85,6 +85,10 @@ class Bot:
         report = Report(channel=msg.channel, external_id=msg.external_id, text=msg.text, channel_ts=msg.channel_ts,
                         received_at=msg.received_at, is_written_report=msg.channel in self.config.written_channels)
         ticket = service.open_ticket_of(session, person.id or 0)
+        if ticket is None and _is_greeting(msg.text):
+            # "在吗" reports no fault: no ticket, no clock; the message stays in the journal.
+            self._say(session, msg, person, texts.ASK_TO_DESCRIBE, now)
+            return
         if ticket is None:
             self._open(session, person, hospital, contract, report, now)
             return
@@ -295,6 +299,14 @@ def _match_systems(text: str, systems: list[CoveredSystem]) -> list[CoveredSyste
         return []
     best = max(score for score, _ in scored)
     return [system for score, system in scored if score == best]
+
+
+_GREETING = re.compile(r"(你好|您好|在吗|在不在|有人吗|有人在吗|hello|hi|哈喽|喂|老师好|师傅|工程师)+[呀啊吗呢]?")
+
+
+def _is_greeting(text: str) -> bool:
+    cleaned = re.sub(r"[\s\W_]+", "", normalize(text).lower())
+    return bool(cleaned) and _GREETING.fullmatch(cleaned) is not None
 
 
 def _acked_recently(session: Session, ticket: Ticket, now: datetime) -> bool:

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 
+from bot import texts
 from tests.conftest import Env, live_server
 from tests.helpers import chat, group_feed, outbox_rows, person, tickets, transcript
 from tickets.models import AuditLog, Message
@@ -53,6 +54,15 @@ def test_system_is_asked_when_contract_covers_many_and_text_names_none(env: Env)
     assert "请问影响程度" in transcript(env, "zhaomin")[-1]
     chat(env, "zhaomin", "1")
     assert tickets(env)[0].severity == "urgent"
+
+
+def test_a_greeting_opens_no_ticket(env: Env) -> None:
+    chat(env, "liufang", "在吗？")
+    chat(env, "liufang", "你好 ")
+    assert tickets(env) == []
+    assert transcript(env, "liufang") == [texts.ASK_TO_DESCRIBE, texts.ASK_TO_DESCRIBE]
+    chat(env, "liufang", "你好，DRG系统登录不了")
+    assert len(tickets(env)) == 1
 
 
 def test_system_named_in_text_is_not_asked(env: Env) -> None:

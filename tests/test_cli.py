@@ -63,6 +63,8 @@ def served(var: Path) -> Iterator[str]:
 
 def test_fresh_install_serves_chat_and_admin_login(served: str, var: Path) -> None:
     assert "网页聊天" in httpx.get(f"{served}/chat").text
+    health = httpx.get(f"{served}/healthz").json()
+    assert health["ok"] and health["wecom_callback"] is False and health["outbox"] == {}
     assert "登录管理后台" in httpx.get(f"{served}/admin/login").text
     password = (var / "demo_admin_password").read_text().strip()
     with httpx.Client(base_url=served) as client:

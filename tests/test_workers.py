@@ -98,3 +98,21 @@ def test_engineers_see_a_reporters_follow_up(env: Env) -> None:
     chat(env, "chenjing", "补充：3号床也一样")
     assert group_feed(env)[-1] == "工单 #1 陈静 补充：补充：3号床也一样"
     assert "已补充到工单 #1" in transcript(env, "chenjing")[-1]
+
+
+def test_healthz_reports_a_database_that_is_down(env: Env) -> None:
+    import httpx
+
+    from tests.conftest import live_server
+    from tickets import Database
+
+    with live_server(env) as server:
+        assert httpx.get(f"{server.base_url}/healthz").json()["ok"] is True
+        healthy = env.runtime.db
+        env.runtime.db = Database("postgresql+psycopg://postgres@127.0.0.1:1/nowhere?connect_timeout=2")
+        try:
+            resp = httpx.get(f"{server.base_url}/healthz", timeout=10)
+        finally:
+            env.runtime.db = healthy
+    assert resp.status_code == 503 and resp.json() == {
+        "ok": False, "error": "database unavailable", "wecom_callback": False, "wecom_send": False}
