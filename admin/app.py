@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runti
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        runtime.loop = asyncio.get_running_loop()
+        runtime.attach(asyncio.get_running_loop())
         tasks = []
         if settings.workers:
             tasks = [asyncio.create_task(runtime.run_inbound()), asyncio.create_task(runtime.run_outbox())]

@@ -145,7 +145,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     check_current(runtime.db.engine)
 
     async def run() -> None:
-        runtime.loop = asyncio.get_running_loop()
+        runtime.attach(asyncio.get_running_loop())
         await asyncio.gather(runtime.run_inbound(), runtime.run_outbox())
 
     print("后台处理已启动（Ctrl+C 停止）。", flush=True)

@@ -172,6 +172,11 @@ class Runtime:
 
     # -- loops ------------------------------------------------------------------------
 
+    def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind the wake-up events to the loop the workers run on (called from inside it)."""
+        self.loop = loop
+        self.inbound_wake, self.outbox_wake = asyncio.Event(), asyncio.Event()
+
     def _wake(self, event: asyncio.Event) -> None:
         if self.loop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(event.set)

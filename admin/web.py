@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -12,17 +12,22 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from admin.passwords import verify_password
+from admin.passwords import hash_password, verify_password
 from admin.runtime import Runtime
 from intake import journal
 from sla import SlaPolicy
 from tickets import outbox, service
-from tickets.models import Account, Contract, CoveredSystem, Hospital, Person, Ticket
+from tickets.models import Account, AuditLog, Contract, CoveredSystem, Hospital, Person, Ticket
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter()
+
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_MAX_FAILURES = 10
+_DUMMY_HASH = hash_password("not a password anyone has")
 
 STATUS_TEXT = {"new": "待接单", "claimed": "处理中", "resolved": "已解决", "closed": "已关闭"}
 
@@ -70,13 +75,18 @@ def login_form(request: Request, next: str = "/admin") -> Response:
 @router.post("/admin/login", response_class=HTMLResponse)
 def login(request: Request, session: DbSession, username: Annotated[str, Form()],
           password: Annotated[str, Form()], next: Annotated[str, Form()] = "/admin") -> Response:
-    account = session.exec(select(Account).where(Account.username == username.strip())).first()
-    if account is None or not verify_password(password, account.password_hash):
-        service.audit(session, service.SYSTEM, "account.login_failed", runtime_of(request).clock(),
-                      username=username[:64])
+    now = runtime_of(request).clock()
+    username = username.strip()[:64]
+    if _recent_failures(session, username, now) >= LOGIN_MAX_FAILURES:
+        return TEMPLATES.TemplateResponse(request, "login.html", {"next": _safe_next(next),
+                                          "error": "登录失败次数过多，请 15 分钟后再试"}, status_code=429)
+    account = session.exec(select(Account).where(Account.username == username)).first()
+    # Hash even for an unknown name, so the answer's timing does not tell which names exist.
+    valid = verify_password(password, account.password_hash if account else _DUMMY_HASH)
+    if account is None or not valid:
+        service.audit(session, service.SYSTEM, "account.login_failed", now, username=username)
         return TEMPLATES.TemplateResponse(request, "login.html", {"next": _safe_next(next),
                                           "error": "用户名或密码不对"}, status_code=401)
-    now = runtime_of(request).clock()
     account.last_login_at = now
     session.add(account)
     service.audit(session, service.Actor(account.username, account.person_id), "account.login", now)
@@ -92,8 +102,18 @@ def logout(request: Request) -> RedirectResponse:
 
 
 def _safe_next(target: str) -> str:
-    # Only local paths: a login link must not bounce people to another site.
-    return target if target.startswith("/") and not target.startswith("//") else "/admin"
+    # Only local paths: a login link must not bounce people to another site
+    # ("//host" and "/\\host" are other sites to a browser).
+    local = target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target
+    return target if local else "/admin"
+
+
+def _recent_failures(session: Session, username: str, now: datetime) -> int:
+    """Failed logins for ``username`` in the window, from the audit log (shared by all processes)."""
+    stmt = select(func.count()).select_from(AuditLog).where(
+        AuditLog.action == "account.login_failed", AuditLog.at >= now - LOGIN_WINDOW,
+        AuditLog.detail["username"].as_string() == username)
+    return int(session.exec(stmt).one())
 
 
 # -- tickets ----------------------------------------------------------------------------

@@ -192,6 +192,22 @@ def test_admin_panel_requires_login_and_scopes_hospital_accounts(env: Env) -> No
         assert client.get("/admin/tickets/2").status_code == 404
         detail = client.get("/admin/tickets/1")
         assert detail.status_code == 200 and "DRG系统登录后白屏" in detail.text
-        assert client.post("/admin/login", data={"username": "admin", "password": env.admin_password,
-                                                 "next": "//evil.example/"}, follow_redirects=False
-                           ).headers["location"] == "/admin"
+        for target in ("//evil.example/", "/\\evil.example/", "https://evil.example/"):
+            assert client.post("/admin/login", data={"username": "admin", "password": env.admin_password,
+                                                     "next": target}, follow_redirects=False
+                               ).headers["location"] == "/admin"
+
+
+def test_repeated_failed_logins_lock_the_name_for_a_while(env: Env) -> None:
+    import httpx
+
+    with live_server(env) as server, httpx.Client(base_url=server.base_url) as client:
+        for _ in range(10):
+            assert client.post("/admin/login", data={"username": "admin", "password": "guess"}).status_code == 401
+        locked = client.post("/admin/login", data={"username": "admin", "password": env.admin_password})
+        assert locked.status_code == 429 and "15 分钟后再试" in locked.text
+        other = client.post("/admin/login", data={"username": "nobody", "password": "guess"})
+        assert other.status_code == 401  # the lock is per name
+        env.clock.advance(minutes=16)
+        assert client.post("/admin/login", data={"username": "admin", "password": env.admin_password},
+                           follow_redirects=False).status_code == 303
