@@ -11,7 +11,8 @@ import getpass
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -330,8 +331,13 @@ def ticket_record(session: Session, t: Ticket, *, with_messages: bool = False) -
     reporter = session.get(Person, t.reporter_id)
     assignee = session.get(Person, t.assignee_id) if t.assignee_id else None
     tz = ZoneInfo(hospital.timezone if hospital else "Asia/Shanghai")
-    local: Callable[[Any], str | None] = lambda ts: ts.astimezone(tz).isoformat() if ts else None  # noqa: E731
-    iso: Callable[[Any], str | None] = lambda ts: ts.isoformat() if ts else None  # noqa: E731
+
+    def iso(ts: datetime | None) -> str | None:
+        return ts.isoformat() if ts else None
+
+    def local(ts: datetime | None) -> str | None:  # the hospital's own clock, for people reading it
+        return ts.astimezone(tz).isoformat() if ts else None
+
     level = SlaPolicy.model_validate(contract.sla_policy).level(t.severity) if contract else None
     record: dict[str, Any] = {
         "number": t.id, "status": t.status, "hospital": hospital.name if hospital else None,
