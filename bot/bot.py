@@ -98,10 +98,12 @@ class Bot:
         if conv and awaiting and self._answer(session, ticket, person, conv, normalize(msg.text), now):
             return
         self._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 补充：{_clip(msg.text)}", now)
+        if _acked_recently(session, ticket, now):
+            return  # one acknowledgement per burst; a pending question stays pending
         if awaiting:  # a follow-up instead of the answer: take it, and ask again
             service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}。\n\n"
                                      + self._question(session, ticket, person, awaiting, now), now)
-        elif not _acked_recently(session, ticket, now):
+        else:
             service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
 
     def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract, report: Report,

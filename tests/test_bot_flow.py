@@ -81,9 +81,12 @@ def test_single_level_contract_asks_nothing(env: Env) -> None:
 
 def test_a_follow_up_instead_of_the_answer_is_kept_forwarded_and_the_question_repeated(env: Env) -> None:
     chat(env, "liufang", "DRG系统登录后白屏")
-    chat(env, "liufang", "心内科三台电脑都这样")
+    chat(env, "liufang", "心内科三台电脑都这样")  # seconds later: forwarded, not answered again
     assert group_feed(env)[-1] == "工单 #1 刘芳 补充：心内科三台电脑都这样"
-    assert "请问影响程度" in transcript(env, "liufang")[-1]
+    assert len(transcript(env, "liufang")) == 1
+    env.clock.advance(minutes=5)
+    chat(env, "liufang", "护士站也登不上")
+    assert transcript(env, "liufang")[-1].startswith("已补充到工单 #1。\n\n请问影响程度")
     chat(env, "liufang", "2")
     assert tickets(env)[0].severity == "serious"
 
