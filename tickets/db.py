@@ -6,7 +6,9 @@ nowhere else:
 
 * SQLite gets WAL, a busy timeout and ``BEGIN IMMEDIATE`` transactions, so that
   concurrent writers in one process wait for each other instead of failing with
-  "database is locked" when a read transaction tries to upgrade to a write.
+  "database is locked" when a read transaction tries to upgrade to a write;
+  and ``synchronous=FULL``, because a message we acknowledged to WeCom is one
+  WeCom will never send again.
 * Timestamps are stored as UTC and always come back timezone-aware, even from
   SQLite, which has no timezone type.
 """
@@ -77,7 +79,8 @@ def _tune_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
+        # FULL: a message acknowledged to WeCom must survive a power cut, not only a crash.
+        cur.execute("PRAGMA synchronous=FULL")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
