@@ -20,6 +20,7 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -233,6 +234,16 @@ class CallbackDriver:
             + f"<AgentID>{self.agent_id}</AgentID></xml>"
         )
 
+    def _post_args(self, xml: str, tamper_signature: bool, corp_id_override: str | None) -> dict[str, Any]:
+        """The POST WeCom makes for ``xml``: what the sync and async senders share."""
+        request = self.sign_xml(xml, tamper_signature=tamper_signature, corp_id_override=corp_id_override)
+        return {
+            "url": self.url,
+            "params": request.params,
+            "content": request.body.encode("utf-8"),
+            "headers": {"Content-Type": "text/xml"},
+        }
+
     # ------------------------------------------------------------------ sync HTTP
 
     def verify_url(
@@ -253,14 +264,8 @@ class CallbackDriver:
         timeout: float = WECOM_TIMEOUT_S,
     ) -> httpx.Response:
         """Encrypt, sign and POST one callback; exceptions (timeouts...) propagate."""
-        request = self.sign_xml(xml, tamper_signature=tamper_signature, corp_id_override=corp_id_override)
         with _client(timeout) as client:
-            return client.post(
-                self.url,
-                params=request.params,
-                content=request.body.encode("utf-8"),
-                headers={"Content-Type": "text/xml"},
-            )
+            return client.post(**self._post_args(xml, tamper_signature, corp_id_override))
 
     def post_text(
         self,
@@ -323,14 +328,8 @@ class CallbackDriver:
         timeout: float = WECOM_TIMEOUT_S,
     ) -> httpx.Response:
         """Async :meth:`post_plain_xml`; a fresh client per call keeps calls independent."""
-        request = self.sign_xml(xml, tamper_signature=tamper_signature, corp_id_override=corp_id_override)
         async with _async_client(timeout) as client:
-            return await client.post(
-                self.url,
-                params=request.params,
-                content=request.body.encode("utf-8"),
-                headers={"Content-Type": "text/xml"},
-            )
+            return await client.post(**self._post_args(xml, tamper_signature, corp_id_override))
 
     async def apost_text(
         self,
