@@ -353,7 +353,7 @@ def ticket_record(session: Session, t: Ticket, *, with_messages: bool = False) -
     }
     if with_messages:
         messages = service.messages_of(session, t.id or 0)
-        names = {i: p.name for i, p in service.people_by_id(session, {m.author_id for m in messages}).items()}
+        names = service.author_names(session, messages)
         record["messages"] = [{
             "id": m.id, "direction": m.direction, "channel": m.channel, "author_kind": m.author_kind,
             "author": names.get(m.author_id, "bot"), "text": m.text, "channel_ts": iso(m.channel_ts),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,7 +28,6 @@ router = APIRouter()
 
 LOGIN_WINDOW = timedelta(minutes=15)
 LOGIN_MAX_FAILURES = 10
-_DUMMY_HASH = hash_password("not a password anyone has")
 
 STATUS_TEXT = {"new": "待接单", "claimed": "处理中", "resolved": "已解决", "closed": "已关闭"}
 
@@ -82,7 +82,7 @@ def login(request: Request, session: DbSession, username: Annotated[str, Form()]
                                           "error": "登录失败次数过多，请 15 分钟后再试"}, status_code=429)
     account = session.exec(select(Account).where(Account.username == username)).first()
     # Hash even for an unknown name, so the answer's timing does not tell which names exist.
-    valid = verify_password(password, account.password_hash if account else _DUMMY_HASH)
+    valid = verify_password(password, account.password_hash if account else _dummy_hash())
     if account is None or not valid:
         service.audit(session, service.SYSTEM, "account.login_failed", now, username=username)
         return TEMPLATES.TemplateResponse(request, "login.html", {"next": _safe_next(next),
@@ -106,6 +106,11 @@ def _safe_next(target: str) -> str:
     # ("//host" and "/\\host" are other sites to a browser).
     local = target.startswith("/") and not target.startswith(("//", "/\\")) and "\n" not in target
     return target if local else "/admin"
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password("not a password anyone has")
 
 
 def _recent_failures(session: Session, username: str, now: datetime) -> int:
@@ -190,9 +195,10 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         raise HTTPException(404, "未找到该工单")
     hospital = session.get(Hospital, ticket.hospital_id)
     tz = hospital.timezone if hospital else "Asia/Shanghai"
-    row = ticket_rows(session, runtime_of(request).clock(), [ticket])[0]
+    now = runtime_of(request).clock()
+    row = ticket_rows(session, now, [ticket])[0]
     rows = service.messages_of(session, number)
-    people = {i: p.name for i, p in service.people_by_id(session, {m.author_id for m in rows}).items()}
+    people = service.author_names(session, rows)
     messages = [{
         "direction": m.direction, "channel": m.channel, "author": people.get(m.author_id, "服务台机器人"),
         "author_kind": m.author_kind, "text": m.text, "channel_ts": _local(m.channel_ts, tz),
@@ -200,5 +206,5 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         "written": m.is_written_report,
     } for m in rows]
     return TEMPLATES.TemplateResponse(request, "ticket.html", {
-        "account": account, "t": row, "messages": messages, "now_iso": runtime_of(request).clock().isoformat(),
+        "account": account, "t": row, "messages": messages, "now_iso": now.isoformat(),
     })

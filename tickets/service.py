@@ -104,6 +104,11 @@ def people_by_id(session: Session, ids: set[int | None]) -> dict[int, Person]:
     return {p.id or 0: p for p in session.exec(select(Person).where(col(Person.id).in_(wanted)))}
 
 
+def author_names(session: Session, messages: list[Message]) -> dict[int, str]:
+    """Names of the people who wrote ``messages`` (the bot's messages have no author)."""
+    return {i: p.name for i, p in people_by_id(session, {m.author_id for m in messages}).items()}
+
+
 def messages_of(session: Session, ticket_id: int) -> list[Message]:
     stmt = select(Message).where(Message.ticket_id == ticket_id).order_by(col(Message.id))
     return list(session.exec(stmt).all())
