@@ -41,7 +41,10 @@ def db_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-DbSession = Annotated[Session, Depends(db_session)]
+# scope="function": the transaction commits before the response leaves, so a
+# person never sees success for a write that then fails to commit, and their
+# next request sees it (FastAPI's default ends the dependency after sending).
+DbSession = Annotated[Session, Depends(db_session, scope="function")]
 
 
 def current_account(request: Request, session: DbSession) -> Account:

@@ -214,3 +214,28 @@ def test_repeated_failed_logins_lock_the_name_for_a_while(env: Env) -> None:
         env.clock.advance(minutes=16)
         assert client.post("/admin/login", data={"username": "admin", "password": env.admin_password},
                            follow_redirects=False).status_code == 303
+
+
+def test_a_write_is_committed_before_the_response_leaves(env: Env) -> None:
+    """Commits are slowed down here: if the response left before the commit, the audit row would be missing."""
+    import contextlib
+    import time
+
+    import httpx
+
+    real_session = env.runtime.db.session
+
+    @contextlib.contextmanager
+    def slow_commit():  # type: ignore[no-untyped-def]
+        with real_session() as session:
+            yield session
+            time.sleep(0.3)
+
+    env.runtime.db.session = slow_commit  # type: ignore[method-assign]
+    with live_server(env) as server:
+        assert httpx.post(f"{server.base_url}/admin/login",
+                          data={"username": "admin", "password": "wrong"}).status_code == 401
+        env.runtime.db.session = real_session  # type: ignore[method-assign]
+        with env.db.session() as session:
+            failures = session.exec(select(AuditLog).where(AuditLog.action == "account.login_failed")).all()
+    assert len(failures) == 1
