@@ -1,11 +1,43 @@
-"""SLA: contract policies and the clocks they define.
+"""SLA: contract policies, business calendars, clocks, penalties and the evaluation report.
 
-Public surface: the policy document (:class:`SlaPolicy`), the seed presets and
-the deadline arithmetic. Everything here is a pure function of policy and
-instants; persistence of clocks lives with the tickets.
+Everything here is a pure function of policy documents, calendars and
+instants; persistence (the calendar tables, each ticket's clocks) lives with
+the tickets, which call in here.
 """
 
-from sla.policy import ClockSpec, SeverityLevel, SlaPolicy, response_due
-from sla.presets import PRESETS
+from sla.calendar import (
+    CONTINUOUS,
+    Calendar,
+    CalendarError,
+    DayRules,
+    WorkingDays,
+    WorkingHours,
+    WorkingWeek,
+    add,
+    elapsed,
+)
+from sla.clocks import Calendars, ClockState, Pause, TicketFacts, deadlines, evaluate
+from sla.penalties import PenaltyItem, PenaltySummary, TicketOutcome, assess
+from sla.policy import (
+    CALENDAR_NAMES,
+    CAUSES,
+    KINDS,
+    PAUSE_REASONS,
+    START_EVENTS,
+    STOP_EVENTS,
+    ClockSpec,
+    ClockVariant,
+    PenaltyRule,
+    SeverityLevel,
+    SlaPolicy,
+)
+from sla.presets import PRESETS, READINGS
+from sla.report import EvaluationReport, evaluation_report, grade
 
-__all__ = ["PRESETS", "ClockSpec", "SeverityLevel", "SlaPolicy", "response_due"]
+__all__ = [
+    "CALENDAR_NAMES", "CAUSES", "CONTINUOUS", "KINDS", "PAUSE_REASONS", "PRESETS", "READINGS", "START_EVENTS",
+    "STOP_EVENTS", "Calendar", "CalendarError", "Calendars", "ClockSpec", "ClockState", "ClockVariant",
+    "DayRules", "EvaluationReport", "Pause", "PenaltyItem", "PenaltyRule", "PenaltySummary", "SeverityLevel",
+    "SlaPolicy", "TicketFacts", "TicketOutcome", "WorkingDays", "WorkingHours", "WorkingWeek", "add", "assess",
+    "deadlines", "elapsed", "evaluate", "evaluation_report", "grade",
+]

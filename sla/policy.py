@@ -1,46 +1,263 @@
 """A contract's SLA as a validated document.
 
-The document is stored as JSON on the contract and validated here. This is the
-foundation's form: severity levels (what the bot asks a reporter) with named
-clocks and their targets. The full engine (business calendars, start/stop
-events, pauses, variants) extends this model.
+The document is stored as JSON on the contract, importable from TOML or YAML,
+and validated here: severity levels (what the bot asks a reporter), per level
+any number of named clocks, and the contract's penalty rules. A clock says how
+long (a target), in which calendar (7×24, working hours, working days), from
+which event to which event, what may pause it, and how its target varies with
+when the report arrived and with the kind of work.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Literal
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ClockCalendar = Literal["24x7"]
+from sla.calendar import CalendarError, WorkingWeek
+
+CalendarKind = Literal["24x7", "working_hours", "working_days"]
+Kind = Literal["fault", "bug", "data", "change", "consult"]
+
+KINDS: dict[str, str] = {
+    "fault": "故障",
+    "bug": "程序缺陷修复",
+    "data": "数据修复",
+    "change": "需求变更",
+    "consult": "咨询",
+}
+CALENDAR_NAMES: dict[str, str] = {"24x7": "7×24小时", "working_hours": "工作时间", "working_days": "工作日"}
+
+# Events a clock can start or stop on. The ticket service records them.
+START_EVENTS: dict[str, str] = {
+    "written_report": "首次书面报告",
+    "any_report": "首次报告（含电话）",
+    "onsite_requested": "提出现场服务要求",
+    "change_approved": "院方确认修改方案",
+    "resolved": "故障解决",
+}
+STOP_EVENTS: dict[str, str] = {
+    "first_human_reply": "首次人工答复送达报告人",
+    "onsite_arrival": "工程师到达现场",
+    "resolved": "故障解决",
+    "document_uploaded": "文档已提交",
+}
+# Why a clock may stand still — only where the contract allows it (each preset says which).
+PAUSE_REASONS: dict[str, str] = {
+    "waiting_authorisation": "等待医院授权签字",
+    "waiting_review": "等待院方评审",
+    "waiting_hospital": "等待医院方配合（非乙方原因）",
+}
+# What caused a fault, for penalty rules that depend on it.
+CAUSES: dict[str, str] = {
+    "vendor": "乙方原因",
+    "vendor_no_notice": "乙方未提前通知导致",
+    "hospital_operation": "甲方操作不当",
+    "environment": "网络环境或硬件",
+    "force_majeure": "不可抗力",
+}
 
 
-class ClockSpec(BaseModel):
-    """One clock of a level, e.g. the response clock: 60 minutes, counted 7x24."""
+class _Target(BaseModel):
+    """A target in minutes (7×24 or working hours) or in whole working days."""
 
-    target_minutes: int = Field(gt=0)
-    calendar: ClockCalendar = "24x7"
-    clause: str = ""  # the contract clause this target implements
+    model_config = ConfigDict(extra="forbid")
+
+    minutes: int | None = Field(default=None, gt=0)
+    working_days: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_name(cls, data: Any) -> Any:
+        # The foundation stored ``target_minutes``; documents saved then still load.
+        if isinstance(data, dict) and "target_minutes" in data:
+            data = dict(data)
+            data.setdefault("minutes", data.pop("target_minutes"))
+        return data
+
+    @property
+    def target(self) -> timedelta | None:
+        if self.minutes is not None:
+            return timedelta(minutes=self.minutes)
+        if self.working_days is not None:
+            return timedelta(days=self.working_days)
+        return None
+
+    def _check_unit(self, calendar: str, where: str) -> None:
+        if self.minutes is not None and self.working_days is not None:
+            raise ValueError(f"{where}: give minutes or working_days, not both")
+        if calendar == "working_days" and self.minutes is not None:
+            raise ValueError(f"{where}: a working_days clock counts working_days, not minutes")
+        if calendar != "working_days" and self.working_days is not None:
+            raise ValueError(f"{where}: working_days targets need calendar = 'working_days'")
+
+
+class ClockVariant(_Target):
+    """A different target when the report arrived in or out of working hours, or for some kinds of work."""
+
+    reported: Literal["in_hours", "out_of_hours"] | None = None
+    kinds: list[Kind] | None = None
+    calendar: CalendarKind | None = None
+    applies: bool = True  # False: the clock does not run at all in this case
+    clause: str = ""
+
+    def matches(self, kind: str, in_hours: bool) -> bool:
+        if self.kinds is not None and kind not in self.kinds:
+            return False
+        if self.reported == "in_hours" and not in_hours:
+            return False
+        return not (self.reported == "out_of_hours" and in_hours)
+
+
+class ClockSpec(_Target):
+    """One clock of a severity level, e.g. the response clock: 60 minutes, 7×24, from the written report."""
+
+    calendar: CalendarKind = "24x7"
+    start: str = "written_report"
+    stop: list[str] = Field(default_factory=lambda: ["first_human_reply"])
+    # The clock exists only once this event happened (e.g. on-site service was requested),
+    # but is measured from ``start``.
+    requires: str | None = None
+    pause_on: list[str] = Field(default_factory=list)
+    kinds: list[Kind] | None = None  # the kinds of work this clock runs for; None = all
+    variants: list[ClockVariant] = Field(default_factory=list)
+    clause: str = ""  # the contract clause this clock implements
+
+    @model_validator(mode="after")
+    def _valid(self) -> ClockSpec:
+        self._check_unit(self.calendar, "clock")
+        if self.target is None:
+            raise ValueError("a clock needs a target: minutes or working_days")
+        if self.start not in START_EVENTS:
+            raise ValueError(f"unknown start event {self.start!r}; known: {sorted(START_EVENTS)}")
+        for name in self.stop:
+            if name not in STOP_EVENTS:
+                raise ValueError(f"unknown stop event {name!r}; known: {sorted(STOP_EVENTS)}")
+        if self.requires is not None and self.requires not in START_EVENTS:
+            raise ValueError(f"unknown required event {self.requires!r}")
+        for reason in self.pause_on:
+            if reason not in PAUSE_REASONS:
+                raise ValueError(f"unknown pause reason {reason!r}; known: {sorted(PAUSE_REASONS)}")
+        for variant in self.variants:
+            variant._check_unit(variant.calendar or self.calendar, "variant")
+            if variant.applies and variant.target is None:
+                raise ValueError("a variant that applies needs a target")
+        return self
+
+    def resolve(self, kind: str, in_hours: bool) -> tuple[timedelta, str, str] | None:
+        """(target, calendar, clause) for this kind of work and report time; None if the clock does not run."""
+        if self.kinds is not None and kind not in self.kinds:
+            return None
+        for variant in self.variants:
+            if variant.matches(kind, in_hours):
+                if not variant.applies:
+                    return None
+                assert variant.target is not None
+                return variant.target, variant.calendar or self.calendar, variant.clause or self.clause
+        assert self.target is not None
+        return self.target, self.calendar, self.clause
+
+    @property
+    def depends_on_report_hours(self) -> bool:
+        return any(v.reported is not None for v in self.variants)
 
 
 class SeverityLevel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     code: str = Field(min_length=1, max_length=32)
     name: str  # shown to people, e.g. 致命错误
     description: str  # what the bot asks a reporter, e.g. 能够引起系统停机或中断的错误
     clocks: dict[str, ClockSpec]
 
 
-class SlaPolicy(BaseModel):
-    """Severity levels, most urgent first."""
+class Amount(BaseModel):
+    """How much one occurrence costs: a fixed sum, or a percentage of the contract or of the subsystem."""
 
-    levels: list[SeverityLevel] = Field(min_length=1)
+    model_config = ConfigDict(extra="forbid")
+
+    yuan: Decimal | None = None
+    percent: Decimal | None = None
+    percent_by_level: dict[str, Decimal] | None = None
+    of: Literal["contract", "system"] = "contract"
 
     @model_validator(mode="after")
-    def _codes_unique(self) -> SlaPolicy:
+    def _one(self) -> Amount:
+        given = [x for x in (self.yuan, self.percent, self.percent_by_level) if x is not None]
+        if len(given) != 1:
+            raise ValueError("an amount is exactly one of yuan, percent, percent_by_level")
+        return self
+
+
+class PenaltyRule(BaseModel):
+    """A deduction the contract makes, per occurrence.
+
+    ``breach``: a clock (``clock``) missed its deadline. ``elapsed_over``: the
+    clock's business time exceeded ``over_minutes`` whatever the level's target
+    (seed 000 counts every response over 1 h). ``ticket``: every ticket whose
+    cause is in ``causes`` (seed 000: faults the vendor caused).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str
+    name: str
+    clause: str
+    trigger: Literal["breach", "elapsed_over", "ticket"]
+    clocks: list[str] = Field(default_factory=list)
+    over_minutes: int | None = Field(default=None, gt=0)
+    levels: list[str] | None = None
+    causes: list[str] | None = None
+    exclude_causes: list[str] = Field(default_factory=list)
+    amount: Amount
+    cap_percent: Decimal | None = None  # of the contract amount, over the whole report
+    cap_yuan: Decimal | None = None
+
+    @model_validator(mode="after")
+    def _valid(self) -> PenaltyRule:
+        if self.trigger in ("breach", "elapsed_over") and not self.clocks:
+            raise ValueError(f"penalty {self.code}: a {self.trigger} rule names its clocks")
+        if self.trigger == "elapsed_over" and self.over_minutes is None:
+            raise ValueError(f"penalty {self.code}: elapsed_over needs over_minutes")
+        if self.trigger == "ticket" and not self.causes:
+            raise ValueError(f"penalty {self.code}: a ticket rule names the causes it applies to")
+        for cause in (self.causes or []) + self.exclude_causes:
+            if cause not in CAUSES:
+                raise ValueError(f"penalty {self.code}: unknown cause {cause!r}; known: {sorted(CAUSES)}")
+        return self
+
+
+class SlaPolicy(BaseModel):
+    """Severity levels (most urgent first), their clocks, and the penalties."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = ""
+    # Working hours the contract itself names (seed 003: 正常工作日8:00-18:00); else the hospital's.
+    working_hours: dict[str, list[str]] | None = None
+    levels: list[SeverityLevel] = Field(min_length=1)
+    penalties: list[PenaltyRule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _valid(self) -> SlaPolicy:
         codes = [lvl.code for lvl in self.levels]
         if len(codes) != len(set(codes)):
             raise ValueError(f"duplicate severity codes: {codes}")
+        if self.working_hours is not None:
+            try:
+                WorkingWeek.parse(self.working_hours)
+            except CalendarError as exc:
+                raise ValueError(str(exc)) from exc
+        clock_names = {name for lvl in self.levels for name in lvl.clocks}
+        for rule in self.penalties:
+            for name in rule.clocks:
+                if name not in clock_names:
+                    raise ValueError(f"penalty {rule.code}: no level has a clock named {name!r}")
+            for code in list(rule.levels or []) + list(rule.amount.percent_by_level or {}):
+                if code not in codes:
+                    raise ValueError(f"penalty {rule.code}: unknown severity {code!r}")
         return self
 
     @property
@@ -53,14 +270,8 @@ class SlaPolicy(BaseModel):
                 return lvl
         raise KeyError(f"unknown severity {code!r}; known: {[lvl.code for lvl in self.levels]}")
 
-
-def response_due(policy: SlaPolicy, severity: str, reported_at: datetime) -> datetime | None:
-    """When the response clock of ``severity`` runs out for a report made at ``reported_at``.
-
-    Counted from the written report (seed 000: 响应时间——自甲方向乙方发出书面报告错误之时起计).
-    None when the level has no response clock.
-    """
-    clock = policy.level(severity).clocks.get("response")
-    if clock is None:
-        return None
-    return reported_at + timedelta(minutes=clock.target_minutes)
+    def clock_names(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for lvl in self.levels:
+            seen.update(dict.fromkeys(lvl.clocks))
+        return list(seen)

@@ -1,75 +1,211 @@
 """The five seed contracts as SLA presets.
 
-Only the response clock is modelled by the foundation (7x24, from the written
-report); the SLA engine adds business calendars, on-site and resolution clocks.
-Each target cites the clause of the procurement document it comes from.
+Each clock cites the clause of the procurement document it implements
+(``../shared/seeds/``); where a seed is ambiguous the reading chosen is the one
+the hospital's auditor would apply, and ``docs/sla-presets.md`` records it
+(generated from these objects plus :data:`READINGS`).
 """
 
 from __future__ import annotations
 
-from sla.policy import ClockSpec, SeverityLevel, SlaPolicy
+from decimal import Decimal
+
+from sla.policy import Amount, ClockSpec, ClockVariant, PenaltyRule, SeverityLevel, SlaPolicy
+
+_REPLY = ["first_human_reply"]
+_ERROR_KINDS = ["fault", "bug", "data"]
 
 
-def _response(minutes: int, clause: str) -> dict[str, ClockSpec]:
-    return {"response": ClockSpec(target_minutes=minutes, clause=clause)}
+# -- seed 000 武汉市中心医院 DRG智能化综合管理系统 ------------------------------------------------
+# 7×24 service (维保项目清单: 7×24小时系统维护、咨询); every clock counts wall-clock time.
+
+def _wuhan_level(code: str, name: str, description: str, response: int, resolution: int,
+                 response_clause: str, resolution_clause: str, data_response: int | None = None) -> SeverityLevel:
+    response_variants = [
+        # 售后服务内容 表 序号1 咨询服务、序号4 需求变更: 12小时内响应 — not errors, so not the error table.
+        ClockVariant(kinds=["consult", "change"], minutes=720, clause="seed 000 售后服务内容 序号1、4 12小时内响应"),
+    ]
+    if data_response is not None:
+        # 售后服务内容 表 序号5 数据恢复: 2小时内响应 — stricter than this level's error-table target.
+        response_variants.append(ClockVariant(kinds=["data"], minutes=data_response,
+                                              clause="seed 000 售后服务内容 序号5 数据恢复 2小时内响应"))
+    return SeverityLevel(code=code, name=name, description=description, clocks={
+        # 服务方式 错误报告类别表 + 定义: 响应时间——自甲方向乙方发出书面报告错误之时起计.
+        "response": ClockSpec(minutes=response, start="written_report", stop=_REPLY,
+                              variants=response_variants, clause=response_clause),
+        # 三(3)2.(3) 紧急情况下2小时内安排技术工程师上门服务; 售后服务内容 序号3 紧急情况 现场处理 2小时内响应.
+        "onsite": ClockSpec(minutes=120, start="written_report", requires="onsite_requested",
+                            stop=["onsite_arrival"], kinds=_ERROR_KINDS,
+                            clause="seed 000 三(3)2.(3) 紧急情况下2小时内安排技术工程师上门服务"),
+        # 错误报告类别表 解决办法 / 三(3)2.(3) 4小时内解决问题; 四(四) 非乙方原因造成的逾期乙方不承担 → pausable.
+        "resolution": ClockSpec(minutes=resolution, start="written_report", stop=["resolved"],
+                                pause_on=["waiting_hospital"], kinds=_ERROR_KINDS + ["change"],
+                                variants=[
+                                    # 售后服务内容 序号4 需求变更: 需求修改不超过3个工作日.
+                                    ClockVariant(kinds=["change"], calendar="working_days", working_days=3,
+                                                 clause="seed 000 售后服务内容 序号4 需求修改不超过3个工作日"),
+                                ],
+                                clause=resolution_clause),
+    })
 
 
-# Seed 000 武汉市中心医院 DRG: （5）服务方式 错误报告类别表; 响应时间自书面报告之时起计.
 WUHAN_CENTRAL_DRG = SlaPolicy(
+    name="武汉市中心医院 DRG智能化综合管理系统维保",
     levels=[
-        SeverityLevel(code="fatal", name="致命错误", description="能够引起系统停机或中断的错误",
-                      clocks=_response(60, "seed 000 §3(5) 致命错误 响应时间1个小时")),
-        SeverityLevel(code="serious", name="严重错误",
-                      description="对系统运行有较大影响，但不致导致系统停机或无法使用的错误",
-                      clocks=_response(120, "seed 000 §3(5) 严重错误 响应时间2个小时")),
-        SeverityLevel(code="minor", name="一般错误", description="对系统运行有影响，但不妨碍系统正常运行的错误",
-                      clocks=_response(240, "seed 000 §3(5) 一般错误 响应时间4个小时")),
-    ]
+        _wuhan_level("fatal", "致命错误", "能够引起系统停机或中断的错误", 60, 120,
+                     "seed 000 服务方式 致命错误 响应时间1个小时",
+                     "seed 000 服务方式 致命错误 最长不得超过2个小时"),
+        _wuhan_level("serious", "严重错误", "对系统运行有较大影响，但不致导致系统停机或无法使用的错误", 120, 240,
+                     "seed 000 服务方式 严重错误 响应时间2个小时",
+                     "seed 000 三(3)2.(3) 4小时内解决问题"),
+        _wuhan_level("minor", "一般错误", "对系统运行有影响，但不妨碍系统正常运行的错误", 240, 240,
+                     "seed 000 服务方式 一般错误 响应时间4个小时",
+                     "seed 000 三(3)2.(3) 4小时内解决问题", data_response=120),
+    ],
+    penalties=[
+        # 附件1 服务质量评价 1.服务响应效率: 响应问题及处理问题时间大于1小时一次，则扣减1%合同款，按次数累计.
+        PenaltyRule(code="response_over_1h", name="响应时间大于1小时", trigger="elapsed_over",
+                    clocks=["response"], over_minutes=60, amount=Amount(percent=Decimal(1)),
+                    clause="seed 000 附件1 服务质量评价 1.服务响应效率 每次扣减1%合同款"),
+        # 附件1 2.因乙方未提前通知导致甲方系统故障: 致命5% / 严重3% / 一般1% 子系统合同金额.
+        PenaltyRule(code="vendor_caused_fault", name="因乙方未提前通知导致系统故障", trigger="ticket",
+                    causes=["vendor_no_notice"],
+                    amount=Amount(percent_by_level={"fatal": Decimal(5), "serious": Decimal(3),
+                                                    "minor": Decimal(1)}, of="system"),
+                    clause="seed 000 附件1 服务质量评价 2.故障扣罚 5%/3%/1%子系统合同金额"),
+    ],
 )
 
-# Seed 001 南溪山医院 血液透析: 四.3(1) 电话维护 7*24, 1小时内提供反馈意见.
+
+# -- seed 001 南溪山医院 血液透析智能管理信息系统 ----------------------------------------------------
+
 NANXISHAN_HEMODIALYSIS = SlaPolicy(
+    name="南溪山医院 血液透析智能管理信息系统维保",
     levels=[
-        SeverityLevel(code="standard", name="故障报修", description="系统故障或使用问题",
-                      clocks=_response(60, "seed 001 四.3(1) 1小时内提供反馈意见")),
-    ]
+        SeverityLevel(code="standard", name="故障报修", description="系统故障或使用问题", clocks={
+            # 四.3(1) 电话维护 7*24小时; 接到采购人电话后…1小时内提供反馈意见 — the call starts it.
+            "response": ClockSpec(minutes=60, start="any_report", stop=_REPLY,
+                                  clause="seed 001 四.3(1) 接到电话后1小时内提供反馈意见"),
+            # 四.3(3) 确定需要进行现场维护之日起，24小时内到达用户现场（特殊情况除外）.
+            "onsite": ClockSpec(minutes=1440, start="onsite_requested", stop=["onsite_arrival"],
+                                pause_on=["waiting_hospital"],
+                                clause="seed 001 四.3(3) 确定需要现场维护之日起24小时内到达"),
+        }),
+    ],
 )
 
-# Seed 002 山西省肿瘤医院 HIS: 一.1 7x24小时热线服务 30分钟内给予及时响应.
+
+# -- seed 002 山西省肿瘤医院 医院信息系统 ----------------------------------------------------------
+# 一.3 医院的工作时间一般为周一至周五8:00至18:00（节假日除外）: the demo hospital's working hours.
+
+def _shanxi_level(code: str, name: str, description: str, days: int, clause: str) -> SeverityLevel:
+    return SeverityLevel(code=code, name=name, description=description, clocks={
+        # 一.1 7x24小时热线服务、远程支持服务，30分钟内给予及时响应 — a hotline call starts it.
+        "response": ClockSpec(minutes=30, start="any_report", stop=_REPLY,
+                              clause="seed 002 一.1 30分钟内给予及时响应"),
+        # 二.2 2.1 bug类问题报障 紧急事件1个工作日内解决，非紧急事件3-5个工作日; 1.10 数据调整需医院授权签字.
+        "resolution": ClockSpec(calendar="working_days", working_days=days, start="any_report",
+                                stop=["resolved"], pause_on=["waiting_authorisation"], kinds=_ERROR_KINDS,
+                                clause=clause),
+        # 二.2 2.2 软件修改需求 方案由院方确认后，研发修改时长为15-45个工作日.
+        "change": ClockSpec(calendar="working_days", working_days=45, start="change_approved",
+                            stop=["resolved"], pause_on=["waiting_authorisation"], kinds=["change"],
+                            clause="seed 002 二.2 2.2 方案确认后研发修改15-45个工作日"),
+    })
+
+
 SHANXI_CANCER_HIS = SlaPolicy(
+    name="山西省肿瘤医院 医院信息系统维保",
     levels=[
-        SeverityLevel(code="urgent", name="紧急事件", description="影响临床业务正常开展，需要立即处理",
-                      clocks=_response(30, "seed 002 一.1 30分钟内给予及时响应")),
-        SeverityLevel(code="normal", name="非紧急事件", description="不影响业务继续开展的问题",
-                      clocks=_response(30, "seed 002 一.1 30分钟内给予及时响应")),
-    ]
+        _shanxi_level("urgent", "紧急事件", "影响临床业务正常开展，需要立即处理", 1,
+                      "seed 002 二.2 2.1 紧急事件1个工作日内解决"),
+        _shanxi_level("normal", "非紧急事件", "不影响业务继续开展的问题", 5,
+                      "seed 002 二.2 2.1 非紧急事件3-5个工作日解决"),
+    ],
 )
 
-# Seed 003 广东省人民医院 电子票据: 5(1) 工作期间0.5小时, 非工作期间1小时.
-# The foundation counts 7x24 and takes the stricter 0.5 h; the working-hours variant comes with the SLA engine.
+
+# -- seed 003 广东省人民医院 医疗电子票据管理系统 ------------------------------------------------------
+
 GDPH_EINVOICE = SlaPolicy(
+    name="广东省人民医院 医疗电子票据管理系统运维",
+    # 5(1)1 工作期间（正常工作日8：00-18：00）.
+    working_hours={"mon-fri": ["08:00-18:00"]},
     levels=[
-        SeverityLevel(code="standard", name="系统故障", description="信息系统故障",
-                      clocks=_response(30, "seed 003 5(1)1 工作期间故障响应时间不超过0.5小时")),
-    ]
+        SeverityLevel(code="standard", name="系统故障", description="信息系统故障或使用问题", clocks={
+            # 5(1)1 工作期间故障响应时间不超过0.5小时; 5(1)2 非工作期间不超过1小时.
+            "response": ClockSpec(
+                minutes=30, start="written_report", stop=_REPLY, kinds=["fault", "bug", "data", "consult"],
+                variants=[ClockVariant(reported="out_of_hours", minutes=60,
+                                       clause="seed 003 5(1)2 非工作期间故障响应时间不超过1小时")],
+                clause="seed 003 5(1)1 工作期间故障响应时间不超过0.5小时"),
+            # 5(1)1 到达现场时间不超过1小时; 5(1)2 非工作期间不超过2小时.
+            "onsite": ClockSpec(
+                minutes=60, start="written_report", requires="onsite_requested", stop=["onsite_arrival"],
+                kinds=_ERROR_KINDS,
+                variants=[ClockVariant(reported="out_of_hours", minutes=120,
+                                       clause="seed 003 5(1)2 非工作期间到达现场时间不超过2小时")],
+                clause="seed 003 5(1)1 工作期间到达现场时间不超过1小时"),
+            # 5(1)3 修复时间不超过2个工作日; 4.1(1)2/3 系统错误修复、系统数据修复 1个工作日.
+            "resolution": ClockSpec(
+                calendar="working_days", working_days=2, start="written_report", stop=["resolved"],
+                kinds=_ERROR_KINDS,
+                variants=[ClockVariant(kinds=["bug", "data"], working_days=1,
+                                       clause="seed 003 4.1(1)2、3 错误修复、数据修复在1个工作日完成")],
+                clause="seed 003 5(1)3 修复时间不超过2个工作日"),
+            # 5(2) 修改调整…在院方提交修改调整内容后的30天内落实交付; 4.1(2) 表结构变更需院方信息部门评审.
+            "change": ClockSpec(minutes=30 * 1440, start="written_report", stop=["resolved"],
+                                pause_on=["waiting_review"], kinds=["change"],
+                                clause="seed 003 5(2) 提交修改调整内容后30天内落实交付"),
+        }),
+    ],
 )
 
-# Seed 004 柳州市工人医院 OA: 4.9.3 故障级别定义, 4.9.4 响应时限要求.
+
+# -- seed 004 柳州市工人医院 综合管理平台（OA） --------------------------------------------------------
+# 4.8 / 4.9.1 7×24 (365*24H): all clocks count wall-clock time.
+
+def _liuzhou_level(code: str, name: str, description: str, minutes: int, clause: str,
+                   affects_operation: bool) -> SeverityLevel:
+    clocks = {
+        # 4.9.2 乙方接故障通知后…按4.9.3故障级别提供相应的响应; 4.9.1 接到报修电话后应立刻…响应.
+        "response": ClockSpec(minutes=minutes, start="any_report", stop=_REPLY, clause=clause),
+    }
+    if affects_operation:
+        # 4.9.2 如故障影响医院业务运行，超过12小时内仍无法解决问题的，原厂技术人员需到达现场处理.
+        clocks["onsite"] = ClockSpec(minutes=720, start="any_report", stop=["onsite_arrival", "resolved"],
+                                     kinds=_ERROR_KINDS,
+                                     clause="seed 004 4.9.2 超过12小时仍无法解决的需到达现场")
+        # 4.9.2 …并于24小时内免费提供同档次或更高档次的设备或软件解决问题.
+        clocks["resolution"] = ClockSpec(minutes=1440, start="any_report", stop=["resolved"],
+                                         kinds=_ERROR_KINDS, clause="seed 004 4.9.2 24小时内解决问题")
+    return SeverityLevel(code=code, name=name, description=description, clocks=clocks)
+
+
 LIUZHOU_WORKERS_OA = SlaPolicy(
+    name="柳州市工人医院 综合管理平台（OA）维保",
     levels=[
-        SeverityLevel(code="L1", name="一级故障",
-                      description="系统瘫痪，所有业务功能均不可用，或导致其他业务系统不能正常使用",
-                      clocks=_response(15, "seed 004 4.9.4 一级故障 15分钟")),
-        SeverityLevel(code="L2", name="二级故障", description="严重影响系统可用性，导致部分业务不能使用",
-                      clocks=_response(30, "seed 004 4.9.4 二级故障 30分钟")),
-        SeverityLevel(code="L3", name="三级故障", description="影响系统可用性，导致业务响应变慢",
-                      clocks=_response(120, "seed 004 4.9.4 三级故障 2小时")),
-        SeverityLevel(code="L4", name="四级故障", description="影响系统的主机系统、数据库、网络传输中断等故障",
-                      clocks=_response(240, "seed 004 4.9.4 四级故障 4小时")),
-        SeverityLevel(code="L5", name="五级故障", description="系统操作疑难，或系统出现不正常运行状态",
-                      clocks=_response(360, "seed 004 4.9.4 五级故障 6小时")),
-    ]
+        _liuzhou_level("L1", "一级故障", "系统瘫痪，所有业务功能均不可用，或导致其他业务系统不能正常使用", 15,
+                       "seed 004 4.9.4 一级故障 15分钟", True),
+        _liuzhou_level("L2", "二级故障", "严重影响系统可用性，导致部分业务不能使用", 30,
+                       "seed 004 4.9.4 二级故障 30分钟", True),
+        _liuzhou_level("L3", "三级故障", "影响系统可用性，导致业务响应变慢", 120,
+                       "seed 004 4.9.4 三级故障 2小时", True),
+        _liuzhou_level("L4", "四级故障", "影响系统的主机系统、数据库、网络传输中断等故障", 240,
+                       "seed 004 4.9.4 四级故障 4小时", True),
+        _liuzhou_level("L5", "五级故障", "系统操作疑难，或系统出现不正常运行状态", 360,
+                       "seed 004 4.9.4 五级故障 6小时", False),
+    ],
+    penalties=[
+        # 6.2 (6.6.1) 不能完成4.1及4.9.2要求的，按1000元/次; 4.9.2 非乙方软件自身原因…导致的故障除外.
+        PenaltyRule(code="missed_duty", name="未完成4.9.2故障响应要求", trigger="breach",
+                    clocks=["response", "onsite", "resolution"],
+                    exclude_causes=["hospital_operation", "environment", "force_majeure"],
+                    amount=Amount(yuan=Decimal(1000)),
+                    clause="seed 004 6.2 6.6.1 不能完成4.1及4.9.2要求的按1000元/次"),
+    ],
 )
+
 
 PRESETS: dict[str, SlaPolicy] = {
     "wuhan-central-drg": WUHAN_CENTRAL_DRG,
@@ -77,4 +213,51 @@ PRESETS: dict[str, SlaPolicy] = {
     "shanxi-cancer-his": SHANXI_CANCER_HIS,
     "gdph-einvoice": GDPH_EINVOICE,
     "liuzhou-workers-oa": LIUZHOU_WORKERS_OA,
+}
+
+# Where a seed can be read two ways: the reading chosen, and why (rendered into docs/sla-presets.md).
+READINGS: dict[str, list[str]] = {
+    "wuhan-central-drg": [
+        "响应时间起点：定义写明“自甲方向乙方发出书面报告错误之时起计”，故电话报障不启动响应时钟，以首次书面报告（企业微信、邮件、网页）为准。",
+        "响应目标与扣款阈值不同：错误报告类别表给严重/一般错误 2/4 小时，而附件1 按“大于1小时”计次扣 1% 合同款。"
+        "两者都按合同执行：时钟按表中目标判定超时，扣款规则单独统计任何级别响应超过 1 小时的次数。",
+        "“4小时内解决问题”（三(3)2.(3)）适用于严重与一般错误；致命错误取表中更严的“最长不得超过2个小时”。"
+        "表中“以Service Pack修正”理解为修正方式，不免除时限。",
+        "现场时钟从书面报告起算（“紧急情况下2小时内安排技术工程师上门”），仅在提出现场要求后存在。",
+        "咨询与需求变更按售后服务内容表 12 小时响应；数据类工作属错误处理，按级别目标，一般错误的数据工作取“数据恢复 2小时内响应”。",
+        "需求变更“不超过3个工作日”按民法典第二百零一条计：报告当日不计，第 3 个工作日下班（18:00）截止。",
+        "四(四)“非乙方原因…不承担”：允许因“等待医院方配合”暂停解决时钟，响应时钟不可暂停。",
+        "附件1 扣款无上限（“按次数累计”）；四(四)违约金 10% 上限针对不提供服务的违约金，不适用于此。",
+        "子系统合同金额：合同只有一个子系统（DRG 系统），未单独登记金额时取合同总额。",
+    ],
+    "nanxishan-hemodialysis": [
+        "响应时钟从首次报告（含电话）起算：条款明写“接到采购人电话后…1小时内提供反馈意见”。",
+        "远程维护“12小时内提供反馈意见”晚于 1 小时反馈时限，已被响应时钟覆盖，不单独建时钟。",
+        "现场时钟从“确定需要进行现场维护”（现场要求事件）起算 24 小时；“特殊情况除外”允许因等待医院方配合暂停。",
+        "合同未规定解决时限（“尽快”），不设解决时钟，也无违约扣款条款。",
+    ],
+    "shanxi-cancer-his": [
+        "30 分钟响应覆盖热线与远程支持，故从首次报告（含电话）起算。",
+        "“非紧急事件3-5个工作日解决”：取合同允许的上限 5 个工作日判定违约（3 个工作日为内部提醒目标）。",
+        "工作日按民法典第二百零一条计：报告当日不计，自下一工作日起算，截止于第 N 个工作日下班（医院作息 18:00），含调休上班日。",
+        "1.10“涉及功能调整和数据调整的需医院授权签字同意方可处理”：等待授权期间解决时钟暂停。",
+        "软件修改需求“15-45个工作日（由需求复杂度而定）”：取上限 45 个工作日，从院方确认方案起算。",
+        "紧急/非紧急的描述合同未定义，采用“是否影响临床业务正常开展”。",
+    ],
+    "gdph-einvoice": [
+        "工作期间（正常工作日 8:00-18:00，含调休上班日）与非工作期间按报告到达时刻判定；时限本身按自然时间计，"
+        "如周五 17:50 报告仍适用 0.5 小时，截止 18:20。",
+        "响应时钟从书面报告起算：合同要求报障经院方项目管理平台记录（5(5)2），以记录为准。",
+        "到达现场时限从报告起算，仅在提出现场要求后存在。",
+        "故障修复 2 个工作日（5(1)3）；程序错误与数据修复 1 个工作日（4.1(1)2、3），均按民法典计工作日。",
+        "修改调整“30天内落实交付”为自然日；涉及表结构的修改需院方评审，评审期间暂停。",
+    ],
+    "liuzhou-workers-oa": [
+        "响应从接到故障通知（含电话）起算，7×24（365*24H）。",
+        "“超过12小时内仍无法解决问题的，原厂技术人员需到达现场”：12 小时内解决或到场即满足；"
+        "“24小时内…解决问题”为解决时钟。两者适用于影响业务运行的一至四级故障，五级（操作疑难）不适用。",
+        "一、二级故障需提供故障分析说明文档，合同未给时限，作为事项记录，不设时钟。",
+        "违约金 1000 元/次：每个超时的响应、到场、解决时钟各计一次；甲方操作不当、网络环境或硬件、不可抗力导致的故障除外。",
+        "合同未给该项违约金上限（6.5 的 5% 为解除合同的门槛，不是上限）。",
+    ],
 }
