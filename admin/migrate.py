@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from alembic import command
@@ -9,6 +10,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
+
+from tickets.calendars import seed_statutory
+from tickets.clocks import recompute_open
+from tickets.db import Database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -26,6 +31,22 @@ def _config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(_config(url), revision)
+
+
+def migrate(url: str, now: datetime) -> list[int]:
+    """Bring the schema to head, add statutory-calendar years the table lacks, re-evaluate open clocks.
+
+    Returns the calendar years added (a new chinesecalendar release brings the next year).
+    """
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.session() as session:
+            added = seed_statutory(session, now)
+            recompute_open(session, now, reason="migrated")
+    finally:
+        db.dispose()
+    return added
 
 
 def head_revision() -> str:

@@ -22,7 +22,7 @@ from sqlalchemy.engine import make_url
 
 from admin.app import build_runtime, create_app
 from admin.demo import load_demo
-from admin.migrate import upgrade
+from admin.migrate import migrate
 from admin.runtime import Runtime
 from admin.settings import Settings
 from tests.fakes.wecom_server import LoopbackServer
@@ -97,7 +97,7 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
 def make_env(tmp_path: Path, db_url: str, clock: FakeClock, **overrides: object) -> Env:
     settings = make_settings(tmp_path, db_url, **overrides)
     settings.ensure_var_dir()
-    upgrade(settings.database_url)
+    migrate(settings.database_url, clock())
     runtime = build_runtime(settings, clock=clock)
     with runtime.db.session() as session:
         _, password = load_demo(session, settings.var_dir, clock())

@@ -62,6 +62,9 @@ class Hospital(SQLModel, table=True):
     key: str = Field(unique=True, index=True, max_length=64)
     name: str = Field(max_length=200)
     timezone: str = Field(default="Asia/Shanghai", max_length=64)
+    # Working-hour windows per weekday, e.g. {"mon-fri": ["08:00-12:00", "13:00-18:00"]} (sla.WorkingWeek).
+    working_hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {"mon-fri": ["08:00-18:00"]}, sa_column=Column(JSON, nullable=False))
 
 
 class Contract(SQLModel, table=True):
@@ -85,6 +88,8 @@ class CoveredSystem(SQLModel, table=True):
     contract_id: int = Field(foreign_key="contract.id", index=True)
     name: str = Field(max_length=200)
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The subsystem's share of the contract (seed 000 deducts a percentage of it); None = the contract amount.
+    amount_yuan: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
 
 
 class Person(SQLModel, table=True):
@@ -127,9 +132,15 @@ class Ticket(SQLModel, table=True):
     # False while the reporter has not said how bad it is: the ticket then runs on
     # the contract's most urgent level, so waiting for an answer never hides a deadline.
     severity_confirmed: bool = False
-    kind: str = Field(default="fault", max_length=16)
+    kind: str = Field(default="fault", max_length=16)  # fault / bug / data / change / consult (sla.KINDS)
     # Earliest channel-attested time among the written-report messages.
     reported_at: datetime = _ts()
+    # Earliest report of any kind, a phone call included (clocks that start on "any report").
+    first_contact_at: datetime | None = _ts(default=None, nullable=True)
+    # What caused the fault (sla.CAUSES), for penalty rules that depend on it; None = not established.
+    cause: str | None = Field(default=None, max_length=32)
+    # The pause reason in force (sla.PAUSE_REASONS), None when not paused.
+    hold_reason: str | None = Field(default=None, max_length=32)
     response_due_at: datetime | None = _ts(default=None, nullable=True)
     # When the first human reply reached the reporter (stops the response clock).
     first_response_at: datetime | None = _ts(default=None, nullable=True)
@@ -204,3 +215,95 @@ class Outbox(SQLModel, table=True):
     # An earlier attempt may have reached the channel (crash mid-call, timeout):
     # the next attempt asks the channel to drop it if it is a duplicate.
     maybe_delivered: bool = False
+
+
+class TicketEvent(SQLModel, table=True):
+    """Something that starts or stops a clock: on-site requested or reached, resolved, reopened, …"""
+
+    __tablename__ = "ticket_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    name: str = Field(max_length=32)
+    at: datetime = _ts()
+    actor: str = Field(max_length=100)
+    note: str = Field(default="", max_length=1000)
+    recorded_at: datetime = _ts()
+
+
+class TicketPause(SQLModel, table=True):
+    """A stretch of time during which the clocks the contract lets pause for ``reason`` stood still."""
+
+    __tablename__ = "ticket_pause"
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    reason: str = Field(max_length=32)
+    note: str = Field(default="", max_length=1000)
+    started_at: datetime = _ts()
+    ended_at: datetime | None = _ts(default=None, nullable=True)
+    started_by: str = Field(max_length=100)
+    ended_by: str | None = Field(default=None, max_length=100)
+
+
+class TicketClock(SQLModel, table=True):
+    """One clock of a ticket as last evaluated (sla.evaluate), kept for queues, reminders and reports."""
+
+    __tablename__ = "ticket_clock"
+    __table_args__ = (
+        UniqueConstraint("ticket_id", "name", name="uq_ticket_clock_name"),
+        Index("ix_ticket_clock_due", "state", "due_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="ticket.id", index=True)
+    name: str = Field(max_length=32)
+    calendar: str = Field(max_length=16)
+    target_seconds: int
+    clause: str = Field(default="", max_length=300)
+    state: str = Field(max_length=16)  # running / paused / stopped
+    started_at: datetime = _ts()
+    due_at: datetime | None = _ts(default=None, nullable=True)
+    stopped_at: datetime | None = _ts(default=None, nullable=True)
+    paused_since: datetime | None = _ts(default=None, nullable=True)
+    paused_seconds: int = 0
+    elapsed_seconds: int = 0
+    breached: bool = False
+    calendar_confirmed: bool = True
+    updated_at: datetime = _ts()
+
+
+class StatutoryDay(SQLModel, table=True):
+    """The State Council's exceptions to Mon–Fri: holidays and make-up working days (调休). Editable."""
+
+    __tablename__ = "statutory_day"
+
+    day: date = Field(primary_key=True)
+    is_workday: bool
+    name: str = Field(default="", max_length=100)
+    source: str = Field(default="", max_length=100)  # "chinesecalendar 1.11.0" or the admin who edited it
+    updated_at: datetime = _ts()
+
+
+class CalendarYear(SQLModel, table=True):
+    """A year whose statutory holidays are known; a year absent here runs on the weekday rule, flagged."""
+
+    __tablename__ = "calendar_year"
+
+    year: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    source: str = Field(default="", max_length=100)
+    confirmed_at: datetime = _ts()
+
+
+class HospitalDay(SQLModel, table=True):
+    """One hospital's own exception: a closure, or an extra working day. Wins over the statutory table."""
+
+    __tablename__ = "hospital_day"
+    __table_args__ = (UniqueConstraint("hospital_id", "day", name="uq_hospital_day"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    hospital_id: int = Field(foreign_key="hospital.id", index=True)
+    day: date
+    is_workday: bool
+    note: str = Field(default="", max_length=200)
+    updated_at: datetime = _ts()

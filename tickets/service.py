@@ -11,15 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from sqlmodel import Session, col, select
 
-from sla import SlaPolicy, response_due
-from tickets import outbox
+from sla import CAUSES, KINDS, PAUSE_REASONS, SlaPolicy
+from tickets import clocks, outbox
+from tickets.audit import BOT, SYSTEM, Actor, audit  # noqa: F401  (callers use service.BOT)
 from tickets.models import (
     OPEN_STATUSES,
-    AuditLog,
     AuthorKind,
     Contract,
     CoveredSystem,
@@ -28,6 +27,8 @@ from tickets.models import (
     Message,
     Person,
     Ticket,
+    TicketEvent,
+    TicketPause,
     TicketStatus,
 )
 
@@ -40,28 +41,6 @@ class TicketError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who makes a change: a person, or the bot / system itself."""
-
-    label: str
-    person_id: int | None = None
-
-    @classmethod
-    def of(cls, person: Person) -> Actor:
-        return cls(label=person.name, person_id=person.id)
-
-
-BOT = Actor("bot")
-SYSTEM = Actor("system")
-
-
-def audit(session: Session, actor: Actor, action: str, now: datetime, *, ticket_id: int | None = None,
-          **detail: Any) -> None:
-    session.add(AuditLog(at=now, actor_id=actor.person_id, actor=actor.label, ticket_id=ticket_id,
-                         action=action, detail=detail))
 
 
 def policy_of(contract: Contract) -> SlaPolicy:
@@ -141,7 +120,7 @@ def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contr
         hospital_id=hospital.id or 0, contract_id=contract.id or 0, reporter_id=reporter.id or 0,
         system_id=system.id if system else None, summary=_summary(report.text), status=TicketStatus.NEW,
         severity=severity, severity_confirmed=False, reported_at=report.channel_ts,
-        response_due_at=response_due(policy, severity, report.channel_ts), created_at=now, updated_at=now,
+        first_contact_at=report.channel_ts, created_at=now, updated_at=now,
     )
     session.add(ticket)
     session.flush()
@@ -149,20 +128,27 @@ def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contr
     audit(session, Actor.of(reporter), "ticket.opened", now, ticket_id=ticket.id, channel=report.channel,
           reported_at=ticket.reported_at.isoformat(), severity=severity, severity_confirmed=False,
           system=system.name if system else None)
+    clocks.sync(session, ticket, now, reason="opened")
     return ticket, message
 
 
 def append_report(session: Session, ticket: Ticket, reporter: Person, report: Report, now: datetime) -> Message:
     """Add a reporter's further message; an earlier written report moves ``reported_at`` back."""
     message = _add_report(session, ticket, reporter, report)
+    moved = False
+    if ticket.first_contact_at is None or report.channel_ts < ticket.first_contact_at:
+        ticket.first_contact_at = report.channel_ts
+        moved = True
     if report.is_written_report and report.channel_ts < ticket.reported_at:
         old = ticket.reported_at
         ticket.reported_at = report.channel_ts
-        _recompute_due(session, ticket)
+        moved = True
         audit(session, Actor.of(reporter), "ticket.reported_at_moved", now, ticket_id=ticket.id,
               old=old.isoformat(), new=ticket.reported_at.isoformat())
     ticket.updated_at = now
     session.add(ticket)
+    if moved:
+        clocks.sync(session, ticket, now, reason="earlier_report")
     return message
 
 
@@ -201,17 +187,120 @@ def set_severity(session: Session, ticket: Ticket, code: str, actor: Actor, now:
     old = ticket.severity
     ticket.severity = code
     ticket.severity_confirmed = True
-    _recompute_due(session, ticket)
     ticket.updated_at = now
-    session.add(ticket)
+    clocks.sync(session, ticket, now, reason="severity_set", actor=actor)
     audit(session, actor, "ticket.severity_set", now, ticket_id=ticket.id, old=old, new=code,
           response_due_at=ticket.response_due_at.isoformat() if ticket.response_due_at else None)
 
 
-def _recompute_due(session: Session, ticket: Ticket) -> None:
+def set_kind(session: Session, ticket: Ticket, kind: str, actor: Actor, now: datetime) -> None:
+    """Re-classify the work (fault / bug / data / change / consult): targets change, starts stay."""
+    if kind not in KINDS:
+        raise TicketError(f"未知的工作类型「{kind}」，可选：{_options(KINDS)}。")
+    old = ticket.kind
+    ticket.kind = kind
+    ticket.updated_at = now
+    clocks.sync(session, ticket, now, reason="kind_set", actor=actor)
+    audit(session, actor, "ticket.kind_set", now, ticket_id=ticket.id, old=old, new=kind)
+
+
+def set_cause(session: Session, ticket: Ticket, cause: str | None, actor: Actor, now: datetime) -> None:
+    """Record what caused the fault (for penalty rules such as seed 000's vendor-caused faults)."""
+    if cause is not None and cause not in CAUSES:
+        raise TicketError(f"未知的故障原因「{cause}」，可选：{_options(CAUSES)}。")
+    old = ticket.cause
+    ticket.cause = cause
+    ticket.updated_at = now
+    session.add(ticket)
+    audit(session, actor, "ticket.cause_set", now, ticket_id=ticket.id, old=old, new=cause)
+
+
+def _options(names: dict[str, str]) -> str:
+    return "、".join(f"{k}（{v}）" for k, v in names.items())
+
+
+# -- clock events and pauses ------------------------------------------------------------
+
+EVENTS = {
+    "onsite_requested": "提出现场服务要求",
+    "onsite_arrival": "工程师到达现场",
+    "change_approved": "院方确认修改方案",
+    "document_uploaded": "文档已提交",
+    "resolved": "已解决",
+    "reopened": "重新打开",
+}
+
+
+def record_event(session: Session, ticket: Ticket, name: str, actor: Actor, now: datetime, *,
+                 at: datetime | None = None, note: str = "") -> None:
+    """Record an event that starts or stops clocks; ``at`` (default now) may be earlier, e.g. an arrival noted late."""
+    if name not in EVENTS:
+        raise TicketError(f"未知的事件「{name}」。")
+    when = at or now
+    if when > now:
+        raise TicketError("事件时间不能晚于当前时间。")
+    if name == "resolved":
+        _ensure_open(ticket)
+        ticket.status = TicketStatus.RESOLVED
+    elif name == "reopened":
+        if ticket.status != TicketStatus.RESOLVED:
+            raise TicketError(f"工单 #{ticket.id} 未处于已解决状态，无需重新打开。")
+        ticket.status = TicketStatus.CLAIMED if ticket.assignee_id else TicketStatus.NEW
+    else:
+        _ensure_open(ticket)
+    session.add(TicketEvent(ticket_id=ticket.id or 0, name=name, at=when, actor=actor.label, note=note,
+                            recorded_at=now))
+    ticket.updated_at = now
+    audit(session, actor, f"ticket.{name}", now, ticket_id=ticket.id, at=when.isoformat(), note=note)
+    clocks.sync(session, ticket, now, reason=name, actor=actor)
+
+
+def _ensure_open(ticket: Ticket) -> None:
+    if ticket.status not in OPEN_STATUSES:
+        raise TicketError(f"工单 #{ticket.id} 已{_status_text(ticket.status)}。")
+
+
+def allowed_pause_reasons(session: Session, ticket: Ticket) -> list[str]:
+    """The pause reasons the contract allows for any clock of this ticket's level."""
     contract = session.get(Contract, ticket.contract_id)
     assert contract is not None
-    ticket.response_due_at = response_due(policy_of(contract), ticket.severity, ticket.reported_at)
+    level = policy_of(contract).level(ticket.severity)
+    reasons: dict[str, None] = {}
+    for spec in level.clocks.values():
+        reasons.update(dict.fromkeys(spec.pause_on))
+    return list(reasons)
+
+
+def pause(session: Session, ticket: Ticket, reason: str, actor: Actor, now: datetime, *, note: str = "") -> None:
+    """Stop the clocks the contract lets stand still for ``reason`` (e.g. waiting for the hospital's signature)."""
+    _ensure_open(ticket)
+    if ticket.hold_reason is not None:
+        raise TicketError(f"工单 #{ticket.id} 已因「{PAUSE_REASONS.get(ticket.hold_reason, ticket.hold_reason)}」暂停计时。")
+    allowed = allowed_pause_reasons(session, ticket)
+    if reason not in allowed:
+        options = "、".join(f"{r}（{PAUSE_REASONS[r]}）" for r in allowed) or "无（本合同不允许暂停计时）"
+        raise TicketError(f"合同不允许因「{PAUSE_REASONS.get(reason, reason)}」暂停计时。可用原因：{options}。")
+    session.add(TicketPause(ticket_id=ticket.id or 0, reason=reason, note=note, started_at=now,
+                            started_by=actor.label))
+    ticket.hold_reason = reason
+    ticket.updated_at = now
+    audit(session, actor, "sla.paused", now, ticket_id=ticket.id, reason=reason, note=note)
+    clocks.sync(session, ticket, now, reason="paused", actor=actor)
+
+
+def resume(session: Session, ticket: Ticket, actor: Actor, now: datetime, *, note: str = "") -> None:
+    stmt = select(TicketPause).where(TicketPause.ticket_id == ticket.id, TicketPause.ended_at == None)  # noqa: E711
+    open_pause = session.exec(stmt).first()
+    if open_pause is None:
+        raise TicketError(f"工单 #{ticket.id} 没有暂停计时。")
+    open_pause.ended_at = now
+    open_pause.ended_by = actor.label
+    session.add(open_pause)
+    ticket.hold_reason = None
+    ticket.updated_at = now
+    audit(session, actor, "sla.resumed", now, ticket_id=ticket.id, reason=open_pause.reason, note=note,
+          paused_from=open_pause.started_at.isoformat())
+    clocks.sync(session, ticket, now, reason="resumed", actor=actor)
 
 
 # -- engineers ----------------------------------------------------------------------
@@ -310,3 +399,4 @@ def record_delivery(session: Session, message_id: int, delivered_at: datetime) -
         audit(session, SYSTEM, "sla.response_stopped", delivered_at, ticket_id=ticket.id, message_id=message.id,
               first_response_at=delivered_at.isoformat(),
               breached=bool(ticket.response_due_at and delivered_at > ticket.response_due_at))
+        clocks.sync(session, ticket, delivered_at, reason="first_human_reply")

@@ -1,0 +1,33 @@
+"""Who changed what: the append-only audit log's writer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session
+
+from tickets.models import AuditLog, Person
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who makes a change: a person, or the bot / system itself."""
+
+    label: str
+    person_id: int | None = None
+
+    @classmethod
+    def of(cls, person: Person) -> Actor:
+        return cls(label=person.name, person_id=person.id)
+
+
+BOT = Actor("bot")
+SYSTEM = Actor("system")
+
+
+def audit(session: Session, actor: Actor, action: str, now: datetime, *, ticket_id: int | None = None,
+          **detail: Any) -> None:
+    session.add(AuditLog(at=now, actor_id=actor.person_id, actor=actor.label, ticket_id=ticket_id,
+                         action=action, detail=detail))
