@@ -19,7 +19,8 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from admin.migrate import NotMigrated, check_current, upgrade
+from admin import cli_sla
+from admin.migrate import NotMigrated, check_current, migrate
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
 from intake import InboundRecord, journal
@@ -108,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("number", type=int)
     s.add_argument("--json", action="store_true")
     s.set_defaults(run=cmd_tickets_show)
+
+    cli_sla.add_parsers(sub)
     return p
 
 
@@ -157,8 +160,10 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     settings.ensure_var_dir()
-    upgrade(settings.database_url)
+    added = migrate(settings.database_url, utcnow())
     print("数据库已是最新版本。")
+    if added:
+        print(f"已载入法定节假日：{added[0]}–{added[-1]} 年。" if len(added) > 1 else f"已载入法定节假日：{added[0]} 年。")
     return 0
 
 
