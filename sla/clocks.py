@@ -139,7 +139,9 @@ def evaluate_clock(name: str, spec: ClockSpec, facts: TicketFacts, calendars: Ca
     pause_reason: str | None = None
     due: datetime | None = _utc(calendar.add(start, target))
     for pause in sorted(facts.pauses, key=lambda p: p.start.astimezone(UTC)):
-        if pause.reason not in spec.pause_on or pause.start >= end:
+        if pause.reason not in spec.pause_on or pause.start > end:
+            continue
+        if stopped_at is not None and pause.start >= stopped_at:
             continue
         assert due is not None
         p_start = max(pause.start.astimezone(UTC), start)
