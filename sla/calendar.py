@@ -235,11 +235,14 @@ class _DayCalendar:
         return _aware(instant).astimezone(self.tz).date()
 
     def day_windows(self, day: date) -> tuple[tuple[int, int], ...]:
-        """The day's working windows as epoch-microsecond pairs (cached: days repeat a lot)."""
-        key = day.toordinal()
-        cached = self._cache.get(key)
+        """The day's working windows as epoch-microsecond pairs."""
+        return self.windows_of(day.toordinal())
+
+    def windows_of(self, ordinal: int) -> tuple[tuple[int, int], ...]:
+        """Same, by the day's ordinal (cached: days repeat a lot, and loops step ordinals)."""
+        cached = self._cache.get(ordinal)
         if cached is None:
-            cached = self._cache[key] = self._compute_windows(day)
+            cached = self._cache[ordinal] = self._compute_windows(date.fromordinal(ordinal))
         return cached
 
     def _compute_windows(self, day: date) -> tuple[tuple[int, int], ...]:
@@ -275,13 +278,13 @@ class WorkingHours(_DayCalendar):
         if b < a:
             return -self.elapsed(end, start)
         total = 0
-        day, last = self.local_date(start), self.local_date(end)
+        day, last = self.local_date(start).toordinal(), self.local_date(end).toordinal()
         while day <= last:
-            for lo, hi in self.day_windows(day):
+            for lo, hi in self.windows_of(day):
                 overlap = min(hi, b) - max(lo, a)
                 if overlap > 0:
                     total += overlap
-            day += timedelta(days=1)
+            day += 1
         return timedelta(microseconds=total)
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
@@ -295,16 +298,16 @@ class WorkingHours(_DayCalendar):
         remaining = duration // _US
         if remaining == 0:
             return start
-        day = self.local_date(start)
+        day = self.local_date(start).toordinal()
         for _ in range(MAX_SPAN_DAYS):
-            for lo, hi in self.day_windows(day):
+            for lo, hi in self.windows_of(day):
                 lo = max(lo, a)
                 if hi <= lo:
                     continue
                 if remaining <= hi - lo:
                     return from_us(lo + remaining, self.tz)
                 remaining -= hi - lo
-            day += timedelta(days=1)
+            day += 1
         raise CalendarError(f"no {duration} of working time within {MAX_SPAN_DAYS} days of {start.isoformat()}")
 
 
@@ -320,8 +323,8 @@ class WorkingDays(_DayCalendar):
 
     kind = "working_days"
 
-    def close_of(self, day: date) -> int | None:
-        windows = self.day_windows(day)
+    def close_of(self, ordinal: int) -> int | None:
+        windows = self.windows_of(ordinal)
         return windows[-1][1] if windows else None
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
@@ -329,11 +332,11 @@ class WorkingDays(_DayCalendar):
         if duration % timedelta(days=1):
             raise CalendarError(f"a working-days calendar counts whole days, not {duration}")
         remaining = duration.days
-        day = self.local_date(start)
+        day = self.local_date(start).toordinal()
         if remaining == 0:
             return start
         for _ in range(MAX_SPAN_DAYS):
-            day += timedelta(days=1)
+            day += 1
             close = self.close_of(day)
             if close is not None:
                 remaining -= 1
@@ -346,9 +349,9 @@ class WorkingDays(_DayCalendar):
         if b < to_us(start):
             return -self.elapsed(end, start)
         count = 0
-        day, last = self.local_date(start), self.local_date(end)
+        day, last = self.local_date(start).toordinal(), self.local_date(end).toordinal()
         while day < last:
-            day += timedelta(days=1)
+            day += 1
             close = self.close_of(day)
             if close is not None and close <= b:
                 count += 1

@@ -38,6 +38,7 @@ class Calendars:
         self.days = days
         self.working_hours = WorkingHours(self.tz, week, days)
         self.working_days = WorkingDays(self.tz, week, days)
+        self._by_hours: dict[tuple[tuple[str, tuple[str, ...]], ...], Calendars] = {}
 
     def get(self, kind: str) -> Calendar:
         if kind == "24x7":
@@ -52,7 +53,11 @@ class Calendars:
         """These calendars with the contract's own working hours, if it names any."""
         if policy.working_hours is None:
             return self
-        return Calendars(self.tz, WorkingWeek.parse(policy.working_hours), self.days)
+        key = tuple((k, tuple(v)) for k, v in policy.working_hours.items())
+        found = self._by_hours.get(key)
+        if found is None:  # built once: its day-window cache is what makes it fast
+            found = self._by_hours[key] = Calendars(self.tz, WorkingWeek.parse(policy.working_hours), self.days)
+        return found
 
 
 @dataclass(frozen=True)
@@ -77,7 +82,7 @@ class TicketFacts:
     pauses: Sequence[Pause] = ()
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class ClockState:
     name: str
     calendar: str
@@ -121,8 +126,9 @@ def evaluate_clock(name: str, spec: ClockSpec, facts: TicketFacts, calendars: Ca
     start = _first(facts.events, spec.start)
     if start is None or (spec.requires is not None and _first(facts.events, spec.requires) is None):
         return None
-    in_hours = calendars.working_hours.is_working_time(start) if spec.depends_on_report_hours else True
-    resolved = spec.resolve(facts.kind, in_hours)
+    hours_matter = _depends_on_report_hours(spec)
+    in_hours = calendars.working_hours.is_working_time(start) if hours_matter else True
+    resolved = _resolve(spec, facts.kind, in_hours)
     if resolved is None:
         return None
     target, calendar_kind, clause = resolved
@@ -159,10 +165,10 @@ def evaluate_clock(name: str, spec: ClockSpec, facts: TicketFacts, calendars: Ca
         paused += calendar.elapsed(p_start, p_end)
         due = _utc(calendar.add(start, target + paused))
 
-    counted = calendar.elapsed(start, end) - paused
+    counted = (calendar.elapsed(start, end) if end != start else timedelta(0)) - paused
     breached = end > due if due is not None else False
-    confirmed = not calendar.unconfirmed_years(start, due or end)
-    if spec.depends_on_report_hours:
+    confirmed = calendar_kind == "24x7" or not calendar.unconfirmed_years(start, due or end)
+    if hours_matter:
         confirmed = confirmed and not calendars.working_hours.unconfirmed_years(start, start)
     return ClockState(
         name=name, calendar=calendar_kind, target=target, clause=clause, started_at=start, due_at=due,
@@ -171,15 +177,44 @@ def evaluate_clock(name: str, spec: ClockSpec, facts: TicketFacts, calendars: Ca
     )
 
 
+# Policies are pydantic documents; resolving a clock's target for a kind and a
+# report time is asked for every clock of every ticket, so the answers are kept.
+_RESOLVED: dict[tuple[int, str, bool], tuple[ClockSpec, tuple[timedelta, str, str] | None]] = {}
+_HOURS: dict[int, tuple[ClockSpec, bool]] = {}
+
+
+def _resolve(spec: ClockSpec, kind: str, in_hours: bool) -> tuple[timedelta, str, str] | None:
+    key = (id(spec), kind, in_hours)
+    hit = _RESOLVED.get(key)
+    if hit is None or hit[0] is not spec:  # the spec is kept in the entry, so its id cannot be reused
+        if len(_RESOLVED) > 4096:
+            _RESOLVED.clear()
+        hit = _RESOLVED[key] = (spec, spec.resolve(kind, in_hours))
+    return hit[1]
+
+
+def _depends_on_report_hours(spec: ClockSpec) -> bool:
+    hit = _HOURS.get(id(spec))
+    if hit is None or hit[0] is not spec:
+        if len(_HOURS) > 4096:
+            _HOURS.clear()
+        hit = _HOURS[id(spec)] = (spec, spec.depends_on_report_hours)
+    return hit[1]
+
+
 def _utc(instant: datetime) -> datetime:
     return instant.astimezone(UTC)
 
 
 def _first(events: Mapping[str, Sequence[datetime]], name: str) -> datetime | None:
-    instants = list(events.get(name, ()))
+    instants = events.get(name, ())
     if name == "any_report":  # a written report is a report too
-        instants += list(events.get("written_report", ()))
-    return min(instants, key=lambda t: t.astimezone(UTC)) if instants else None
+        instants = [*instants, *events.get("written_report", ())]
+    if not instants:
+        return None
+    if len(instants) == 1:
+        return instants[0]
+    return min(instants, key=lambda t: t.astimezone(UTC))
 
 
 def _stop(events: Mapping[str, Sequence[datetime]], names: Sequence[str], start: datetime) -> datetime | None:
