@@ -26,6 +26,7 @@ from admin.settings import Settings
 from intake import InboundRecord, journal
 from sla import SlaPolicy
 from tickets import Database, outbox, people, service, utcnow
+from tickets.clocks import clocks_of
 from tickets.models import Account, Contract, CoveredSystem, Hospital, Outbox, OutboxStatus, Person, Ticket
 
 log = logging.getLogger("helpdesk")
@@ -323,6 +324,10 @@ def cmd_tickets_show(settings: Settings, args: argparse.Namespace) -> int:
     for key in ("number", "status", "hospital", "system", "severity", "severity_confirmed", "reporter",
                 "reported_at_local", "response_due_at_local", "first_response_at_local", "assignee"):
         print(f"{key:>24}: {record[key]}")
+    for c in record["clocks"]:
+        state = {"running": "计时中", "paused": "已暂停", "stopped": "已停止"}.get(c["state"], c["state"])
+        flags = ("  超时" if c["breached"] else "") + ("  节假日未确认" if not c["calendar_confirmed"] else "")
+        print(f"  时钟 {c['name']:<11} {state}  截止 {c['due_at'] or '—'}{flags}  [{c['clause']}]")
     for m in record["messages"]:
         print(f"  [{m['direction']}] {m['channel']:<8} {m['channel_ts']}  {m['author']}: {m['text']}")
     return 0
@@ -365,6 +370,12 @@ def ticket_record(session: Session, t: Ticket, *, with_messages: bool = False) -
             "received_at": iso(m.received_at), "delivered_at": iso(m.delivered_at),
             "is_written_report": m.is_written_report, "external_id": m.external_id, "is_human": m.is_human,
         } for m in messages]
+        record["clocks"] = [{
+            "name": c.name, "calendar": c.calendar, "state": c.state, "target_seconds": c.target_seconds,
+            "started_at": local(c.started_at), "due_at": local(c.due_at), "stopped_at": local(c.stopped_at),
+            "paused_since": local(c.paused_since), "elapsed_seconds": c.elapsed_seconds, "breached": c.breached,
+            "calendar_confirmed": c.calendar_confirmed, "clause": c.clause,
+        } for c in clocks_of(session, t.id or 0)]
     return record
 
 
