@@ -30,11 +30,14 @@ from sla import (
     KINDS,
     PRESETS,
     READINGS,
+    CalendarError,
     Calendars,
     SlaPolicy,
+    WorkingWeek,
     deadlines,
     statutory,
 )
+from sla.calendar import WEEKDAY_NAMES_ZH
 from sla.clocks import DEFAULT_WEEK
 from sla.describe import clock_rows, markdown
 from tickets import Database, utcnow
@@ -102,6 +105,12 @@ def add_parsers(sub: Any) -> None:
     g.add_argument("--clear", dest="workday", action="store_const", const=None)
     s.add_argument("--note", default="")
     s.set_defaults(run=cmd_calendar_hospital)
+
+    s = cal.add_parser("hours", help="医院的工作时间（不带 --set 时显示）")
+    s.add_argument("hospital", help="医院编号")
+    s.add_argument("--set", dest="spec", action="append", metavar="DAYS=HH:MM-HH:MM[,HH:MM-HH:MM]",
+                   help="如 mon-fri=08:00-12:00,13:30-17:30；可重复；整体替换原设置")
+    s.set_defaults(run=cmd_calendar_hours)
 
     pol = sl.add_parser("policy", help="合同的 SLA 文档").add_subparsers(title="policy commands")
     s = pol.add_parser("import", help="从 TOML / YAML / JSON 文件导入合同的 SLA（先校验）")
@@ -379,6 +388,42 @@ def cmd_calendar_hospital(settings: Settings, args: argparse.Namespace) -> int:
     what = {True: "上班", False: "放假", None: "恢复按法定日历"}[args.workday]
     print(f"{hospital.name} {args.day.isoformat()} {what}；已重算 {n} 张未结工单的时钟。")
     return 0
+
+
+@_guard
+def cmd_calendar_hours(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    actor = _editor()
+    with db.session() as session:
+        hospital = session.exec(select(Hospital).where(Hospital.key == args.hospital)).first()
+        if hospital is None:
+            raise _Fail(f"没有医院「{args.hospital}」。")
+        if args.spec:
+            hours = _parse_hours(args.spec)
+            old = hospital.working_hours
+            hospital.working_hours = hours
+            session.add(hospital)
+            n = _after_edit(session, actor, "calendar.working_hours_set", hospital.id, hospital=hospital.key,
+                            old=old, new=hours)
+            print(f"已更新；已重算 {n} 张未结工单的时钟。")
+        week = WorkingWeek.parse(hospital.working_hours)
+        for i, windows in enumerate(week.days):
+            text = "、".join(f"{w[0] // 60:02d}:{w[0] % 60:02d}-{w[1] // 60:02d}:{w[1] % 60:02d}" for w in windows)
+            print(f"  {WEEKDAY_NAMES_ZH[i]} {text or '休息'}")
+        print(f"  调休上班日按 {'、'.join(week.spec().get('mon', [])) or '工作日时段'} 计；时区 {hospital.timezone}")
+    return 0
+
+
+def _parse_hours(specs: list[str]) -> dict[str, list[str]]:
+    hours: dict[str, list[str]] = {}
+    for spec in specs:
+        days, _, windows = spec.partition("=")
+        hours[days.strip()] = [w.strip() for w in windows.split(",") if w.strip()]
+    try:
+        WorkingWeek.parse(hours)
+    except CalendarError as exc:
+        raise _Fail(f"工作时间格式有误：{exc}。示例：mon-fri=08:00-12:00,13:30-17:30") from None
+    return hours
 
 
 def load_policy_file(path: Path) -> SlaPolicy:

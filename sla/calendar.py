@@ -61,14 +61,17 @@ class DayRules:
     overrides: Mapping[date, bool] = field(default_factory=dict)
     confirmed_years: frozenset[int] = frozenset()
 
-    def is_workday(self, day: date) -> bool:
+    def explicit(self, day: date) -> bool | None:
+        """The hospital's or the State Council's word on ``day``; None when neither says anything."""
         own = self.overrides.get(day)
         if own is not None:
             return own
-        official = self.statutory.get(day)
-        if official is not None:
-            return official
-        return day.weekday() < 5
+        return self.statutory.get(day)
+
+    def is_workday(self, day: date) -> bool:
+        """With no word on ``day``, Monday to Friday work (a week of windows may say otherwise)."""
+        said = self.explicit(day)
+        return said if said is not None else day.weekday() < 5
 
     def is_confirmed(self, year: int) -> bool:
         return year in self.confirmed_years
@@ -248,7 +251,12 @@ class _DayCalendar:
     def _compute_windows(self, day: date) -> tuple[tuple[int, int], ...]:
         result: list[tuple[int, int]] = []
         floor = None
-        for start_min, end_min in self.week.windows(day, self.days.is_workday(day)):
+        said = self.days.explicit(day)
+        if said and day.weekday() >= 5:
+            windows = self.week.makeup  # 调休: a make-up Saturday or Sunday works a weekday's hours
+        else:
+            windows = self.week.windows(day, self.is_workday(day))
+        for start_min, end_min in windows:
             lo = _local_midnight_us(day, start_min, self.tz)
             hi = _local_midnight_us(day, end_min, self.tz)
             if floor is not None:  # a DST jump can make local windows overlap in real time
@@ -257,6 +265,11 @@ class _DayCalendar:
                 result.append((lo, hi))
                 floor = hi
         return tuple(result)
+
+    def is_workday(self, day: date) -> bool:
+        """A hospital that works Saturday mornings works every Saturday the State Council does not give off."""
+        said = self.days.explicit(day)
+        return said if said is not None else bool(self.week.days[day.weekday()])
 
     def is_working_time(self, instant: datetime) -> bool:
         us = to_us(instant)

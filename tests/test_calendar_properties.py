@@ -544,8 +544,12 @@ def test_dst_day_lengths(tz, day, whole_day, split, gap):
         every_day = WorkingHours(tz, week, ALL_DAYS)
         assert elapsed(start, end, every_day) == timedelta(hours=hours), spec
         assert real(add(start, timedelta(hours=hours), every_day)) == real(end) - (ZERO if spec == "24h" else 6 * H)
-        weekdays_only = WorkingHours(tz, week, DayRules())
-        assert elapsed(start, end, weekdays_only) == (ZERO if day.weekday() >= 5 else timedelta(hours=hours)), spec
+        # With no day rules the week decides: these weeks have windows every day, Sundays included.
+        week_rule = WorkingHours(tz, week, DayRules())
+        assert elapsed(start, end, week_rule) == timedelta(hours=hours), spec
+        # A day the rules give off counts nothing, whatever the week says.
+        day_off = WorkingHours(tz, week, DayRules(overrides={day: False}))
+        assert elapsed(start, end, day_off) == ZERO, spec
 
 
 def test_dst_add_across_the_transition_hours():

@@ -290,3 +290,16 @@ def test_dst_zone_hospital_counts_real_hours() -> None:
     start = datetime(2026, 3, 28, 12, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     end = berlin.working_hours.add(start, timedelta(hours=24))
     assert end == datetime(2026, 3, 29, 13, 0, tzinfo=ZoneInfo("Europe/Berlin"))  # clocks went forward at 02:00
+
+
+def test_a_hospital_working_saturday_mornings() -> None:
+    week = WorkingWeek.parse({"mon-fri": ["08:00-12:00", "13:00-17:00"], "sat": ["08:00-12:00"]})
+    hours = Calendars(SH, week, library_rules()).working_hours
+
+    def day_hours(day: str) -> timedelta:
+        return hours.elapsed(t(f"{day} 00:00"), t(f"{day} 23:59"))
+
+    assert day_hours("2026-03-07") == timedelta(hours=4)  # an ordinary Saturday: the morning
+    assert day_hours("2026-02-21") == timedelta(0)  # a Spring Festival Saturday: off
+    assert day_hours("2026-02-14") == timedelta(hours=8)  # make-up Saturday: a weekday's hours
+    assert day_hours("2026-03-08") == timedelta(0)  # Sunday

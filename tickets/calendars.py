@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from sla import Calendars, DayRules, WorkingWeek, statutory
@@ -35,9 +36,27 @@ def seed_statutory(session: Session, now: datetime) -> list[int]:
     return added
 
 
+# The statutory table changes a few times a year but is read on every clock
+# evaluation: keep it per database, keyed by a cheap fingerprint of the table so
+# that an edit made by another process (the CLI, a second worker) is seen at once.
+_STATUTORY: dict[str, tuple[tuple[object, ...], dict[date, bool], frozenset[int]]] = {}
+
+
+def _statutory(session: Session) -> tuple[dict[date, bool], frozenset[int]]:
+    workdays = func.sum(case((col(StatutoryDay.is_workday), 1), else_=0))
+    stamp = tuple(session.exec(select(func.count(), func.max(StatutoryDay.updated_at), workdays)).one()) + tuple(
+        session.exec(select(func.count(), func.max(CalendarYear.confirmed_at))).one())
+    key = str(session.get_bind().url)
+    cached = _STATUTORY.get(key)
+    if cached is None or cached[0] != stamp:
+        days = {row.day: row.is_workday for row in session.exec(select(StatutoryDay))}
+        years = frozenset(session.exec(select(CalendarYear.year)).all())
+        cached = _STATUTORY[key] = (stamp, days, years)
+    return cached[1], cached[2]
+
+
 def day_rules(session: Session, hospital_id: int | None) -> DayRules:
-    statutory_days = {row.day: row.is_workday for row in session.exec(select(StatutoryDay))}
-    years = frozenset(session.exec(select(CalendarYear.year)).all())
+    statutory_days, years = _statutory(session)
     overrides: dict[date, bool] = {}
     if hospital_id is not None:
         stmt = select(HospitalDay).where(HospitalDay.hospital_id == hospital_id)
