@@ -1,4 +1,5 @@
-"""The admin panel: login and the ticket queue with live SLA countdowns."""
+"""The admin panel: login, the ticket queue with live SLA countdowns, each ticket's
+clocks, the holiday calendar, the contracts' SLA and the evaluation report."""
 
 from __future__ import annotations
 
@@ -8,20 +9,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from admin import sla_pages
 from admin.passwords import hash_password, verify_password
 from admin.runtime import Runtime
+from admin.sla_pages import FormError
 from intake import journal
 from sla import SlaPolicy
 from tickets import outbox, service
-from tickets.models import Account, AuditLog, Contract, CoveredSystem, Hospital, Person, Ticket
+from tickets.audit import Actor, audit
+from tickets.calendars import confirm_year, confirmed_years, set_hospital_day, set_statutory_day
+from tickets.clocks import recompute_open
+from tickets.models import Account, AuditLog, Contract, CoveredSystem, Hospital, HospitalDay, Person, Ticket
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter()
@@ -143,8 +148,7 @@ class TicketRow:
     seconds_left: int | None
 
 
-def _local(ts: datetime | None, tz: str) -> str:
-    return ts.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
+_local = sla_pages.local_time
 
 
 def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = None, *,
@@ -192,7 +196,7 @@ def ticket_list(request: Request, session: DbSession, account: CurrentAccount) -
 
 @router.get("/admin/tickets/{number}", response_class=HTMLResponse)
 def ticket_detail(number: int, request: Request, session: DbSession, account: CurrentAccount) -> Response:
-    ticket = session.get(Ticket, number)
+    ticket = session.get(Ticket, number) if 0 < number < 2**31 else None  # PostgreSQL integers end there
     scope = hospital_scope(session, account)
     if ticket is None or (scope is not None and ticket.hospital_id != scope):
         raise HTTPException(404, "未找到该工单")
@@ -208,6 +212,193 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         "received_at": _local(m.received_at, tz), "delivered_at": _local(m.delivered_at, tz),
         "written": m.is_written_report,
     } for m in rows]
+    contract = session.get(Contract, ticket.contract_id)
     return TEMPLATES.TemplateResponse(request, "ticket.html", {
         "account": account, "t": row, "messages": messages, "now_iso": now.isoformat(),
+        "contract": contract, "tz": tz,
+        "clocks": sla_pages.clock_views(session, number, tz, now),
+        "pauses": sla_pages.pause_views(session, number, tz, now),
+        "events": sla_pages.event_views(session, number, tz),
     })
+
+
+def _error_page(request: Request, account: Account, message: str, status: int) -> Response:
+    return TEMPLATES.TemplateResponse(request, "error.html", {"account": account, "message": message},
+                                      status_code=status)
+
+
+def _editor(account: Account) -> Actor:
+    return Actor(account.username, account.person_id)
+
+
+def _text(value: str, limit: int, what: str) -> str:
+    value = " ".join((value or "").split())  # one line: newlines and tabs become spaces
+    if len(value) > limit:
+        raise FormError(f"{what}太长：最多 {limit} 个字。")
+    return value
+
+
+# -- the holiday calendar -----------------------------------------------------------------------
+
+ONLY_ADMINS = "只有管理员可以修改节假日与医院例外日。"
+
+
+def _calendar_page(request: Request, session: Session, account: Account, year: int | None = None, *,
+                   error: str = "", status: int = 200, form: dict[str, str] | None = None) -> Response:
+    now = runtime_of(request).clock()
+    page = sla_pages.calendar_page(session, now, year or sla_pages.china_today(now).year,
+                                   hospital_scope(session, account))
+    return TEMPLATES.TemplateResponse(request, "calendar.html", {
+        "account": account, "page": page, "error": error, "notice": request.session.pop("flash", ""),
+        "form": form or {}, "can_edit": account.is_admin,
+    }, status_code=status)
+
+
+def _after_calendar_edit(request: Request, session: Session, account: Account, action: str,
+                         hospital_id: int | None, what: str, **detail: object) -> int:
+    """Audit the edit, recompute the open tickets it can move, and tell the next page how many."""
+    now = runtime_of(request).clock()
+    actor = _editor(account)
+    audit(session, actor, action, now, **detail)
+    count = recompute_open(session, now, hospital_id=hospital_id, reason="calendar_edited", actor=actor)
+    request.session["flash"] = f"{what}；已重算 {count} 张未结工单的时钟。"
+    return count
+
+
+@router.get("/admin/calendar", response_class=HTMLResponse)
+def calendar(request: Request, session: DbSession, account: CurrentAccount, year: str | None = None) -> Response:
+    try:
+        chosen = sla_pages.parse_year(year, sla_pages.china_today(runtime_of(request).clock()).year)
+    except FormError as exc:
+        return _calendar_page(request, session, account, error=str(exc), status=400)
+    return _calendar_page(request, session, account, chosen)
+
+
+@router.post("/admin/calendar/statutory", response_class=HTMLResponse)
+def calendar_statutory_set(request: Request, session: DbSession, account: CurrentAccount,
+                           day: Annotated[str, Form()] = "", kind: Annotated[str, Form()] = "",
+                           name: Annotated[str, Form()] = "") -> Response:
+    form = {"which": "statutory", "day": day[:40], "kind": kind[:20], "name": name[:200]}
+    if not account.is_admin:
+        return _calendar_page(request, session, account, error=ONLY_ADMINS, status=403)
+    try:
+        when = sla_pages.parse_day(day)
+        if kind not in ("holiday", "workday"):
+            raise FormError("请选择这一天是「放假」还是「上班」。")
+        label = _text(name, 100, "名称")
+    except FormError as exc:
+        return _calendar_page(request, session, account, error=str(exc), status=400, form=form)
+    workday = kind == "workday"
+    set_statutory_day(session, when, workday, label, f"web:{account.username}", runtime_of(request).clock())
+    _after_calendar_edit(request, session, account, "calendar.statutory_set", None,
+                         f"{when.isoformat()} 已设为{'上班' if workday else '放假'}",
+                         day=when.isoformat(), is_workday=workday, name=label)
+    return RedirectResponse(f"/admin/calendar?year={when.year}", status_code=303)
+
+
+@router.post("/admin/calendar/confirm", response_class=HTMLResponse)
+def calendar_confirm_year(request: Request, session: DbSession, account: CurrentAccount,
+                          year: Annotated[str, Form()] = "") -> Response:
+    if not account.is_admin:
+        return _calendar_page(request, session, account, error=ONLY_ADMINS, status=403)
+    try:
+        if not year.strip():
+            raise FormError("请填写要确认的年份。")
+        chosen = sla_pages.parse_year(year, 0)
+        if chosen in confirmed_years(session):
+            raise FormError(f"{chosen} 年的节假日已确认过，无需再次确认。")
+        if sla_pages.statutory_days_in(session, chosen) == 0:
+            raise FormError(f"{chosen} 年还没有录入任何放假或调休上班日：请先按国务院通知逐日录入，再确认。")
+    except FormError as exc:
+        return _calendar_page(request, session, account, error=str(exc), status=400)
+    confirm_year(session, chosen, f"web:{account.username}", runtime_of(request).clock())
+    _after_calendar_edit(request, session, account, "calendar.year_confirmed", None,
+                         f"{chosen} 年节假日已确认", year=chosen)
+    return RedirectResponse(f"/admin/calendar?year={chosen}", status_code=303)
+
+
+HOSPITAL_DAY_KINDS = {"closed": False, "workday": True, "clear": None}
+
+
+@router.post("/admin/calendar/hospital", response_class=HTMLResponse)
+def calendar_hospital_day(request: Request, session: DbSession, account: CurrentAccount,
+                          hospital: Annotated[str, Form()] = "", day: Annotated[str, Form()] = "",
+                          kind: Annotated[str, Form()] = "", note: Annotated[str, Form()] = "") -> Response:
+    form = {"which": "hospital", "hospital": hospital[:20], "day": day[:40], "kind": kind[:20], "note": note[:300]}
+    if not account.is_admin:
+        return _calendar_page(request, session, account, error=ONLY_ADMINS, status=403)
+    try:
+        hospital = hospital.strip()
+        target = session.get(Hospital, int(hospital)) if hospital.isdigit() and len(hospital) <= 9 else None
+        if target is None:
+            raise FormError("请选择医院。")
+        when = sla_pages.parse_day(day)
+        if kind not in HOSPITAL_DAY_KINDS:
+            raise FormError("请选择这一天是「闭院/放假」还是「上班」。")
+        text = _text(note, 200, "说明")
+        workday = HOSPITAL_DAY_KINDS[kind]
+        existing = session.exec(select(HospitalDay).where(HospitalDay.hospital_id == target.id,
+                                                          HospitalDay.day == when)).first()
+        if workday is None and existing is None:
+            raise FormError(f"{target.name} 在 {when.isoformat()} 没有设置例外日，无需删除。")
+    except FormError as exc:
+        return _calendar_page(request, session, account, error=str(exc), status=400, form=form)
+    set_hospital_day(session, target.id or 0, when, workday, text, runtime_of(request).clock())
+    what = {True: "上班", False: "闭院（放假）", None: "恢复按法定日历"}[workday]
+    _after_calendar_edit(request, session, account, "calendar.hospital_day_set", target.id,
+                         f"{target.name} {when.isoformat()} {what}", hospital=target.key,
+                         day=when.isoformat(), is_workday=workday, note=text)
+    return RedirectResponse(f"/admin/calendar?year={when.year}#hospital-{target.id}", status_code=303)
+
+
+# -- contracts ----------------------------------------------------------------------------------
+
+def _contract_in_scope(session: Session, account: Account, key: str) -> Contract | None:
+    contract = session.exec(select(Contract).where(Contract.key == key)).first()
+    scope = hospital_scope(session, account)
+    if contract is None or (scope is not None and contract.hospital_id != scope):
+        return None
+    return contract
+
+
+@router.get("/admin/contracts", response_class=HTMLResponse)
+def contract_list(request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    return TEMPLATES.TemplateResponse(request, "contracts.html", {
+        "account": account, "rows": sla_pages.contract_rows(session, hospital_scope(session, account)),
+    })
+
+
+@router.get("/admin/contracts/{key}", response_class=HTMLResponse)
+def contract_detail(key: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    contract = _contract_in_scope(session, account, key)
+    if contract is None:
+        return _error_page(request, account, f"没有找到合同「{key[:64]}」。", 404)
+    return TEMPLATES.TemplateResponse(request, "contract.html", {
+        "account": account, "page": sla_pages.contract_page(session, contract),
+    })
+
+
+# -- the evaluation report ------------------------------------------------------------------------
+
+@router.get("/admin/reports/evaluation", response_class=HTMLResponse)
+def evaluation_report(request: Request, session: DbSession, account: CurrentAccount,
+                      contract: str | None = None, start: Annotated[str | None, Query(alias="from")] = None,
+                      end: Annotated[str | None, Query(alias="to")] = None) -> Response:
+    now = runtime_of(request).clock()
+    choices = sla_pages.contracts_in_scope(session, hospital_scope(session, account))
+    if not choices:
+        return _error_page(request, account, "没有可查看的合同。", 404)
+    chosen = choices[0] if not contract else _contract_in_scope(session, account, contract)
+    if chosen is None:
+        return _error_page(request, account, f"没有找到合同「{(contract or '')[:64]}」。", 404)
+    hospital = session.get(Hospital, chosen.hospital_id)
+    today = sla_pages.local_today(now, hospital.timezone if hospital else sla_pages.CHINA_TZ)
+    context: dict[str, object] = {"account": account, "choices": choices, "contract": chosen, "error": "",
+                                  "start": start or "", "end": end or "", "page": None}
+    try:
+        lo, hi = sla_pages.report_period(start, end, today)
+    except FormError as exc:
+        context["error"] = str(exc)
+        return TEMPLATES.TemplateResponse(request, "report.html", context, status_code=400)
+    context.update(start=lo.isoformat(), end=hi.isoformat(), page=sla_pages.report_page(session, chosen, lo, hi, now))
+    return TEMPLATES.TemplateResponse(request, "report.html", context)

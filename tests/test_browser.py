@@ -209,3 +209,90 @@ def test_pages_load_only_same_origin_assets(live_env: Env, context: BrowserConte
     assert any(u.endswith("/static/countdown.js") for u in requested)
     assert any(u.endswith("/static/style.css") for u in requested)
     assert not failed, failed
+
+
+# -- d. the SLA pages: calendar, a ticket's clocks, contracts, the evaluation report -------------
+
+SHANXI_FAULT = "挂号系统打不开，无法挂号"  # 山西省肿瘤医院: its resolution clock counts working days
+
+
+def test_admin_closes_a_hospital_day_and_the_tickets_clock_moves(live_env: Env, context: BrowserContext) -> None:
+    from zoneinfo import ZoneInfo
+
+    from sqlmodel import select
+
+    from tickets.models import TicketClock
+
+    helpers.chat(live_env, "zhaomin", SHANXI_FAULT)
+    [ticket] = helpers.tickets(live_env)
+    with live_env.db.session() as session:
+        clock = session.exec(select(TicketClock).where(TicketClock.ticket_id == ticket.id,
+                                                       TicketClock.name == "resolution")).one()
+    assert clock.due_at is not None
+    due_day = clock.due_at.astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+
+    with live_server(live_env) as server:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/admin/calendar")
+        log_in(page, live_env.admin_password)
+        expect(page).to_have_url(f"{server.base_url}/admin/calendar")
+        expect(page.locator("table.years tr.confirmed").first).to_contain_text("已确认")
+
+        form = page.locator("#hospital-form")
+        form.locator("select[name=hospital]").select_option(label="山西省肿瘤医院")
+        form.locator("input[name=day]").fill(due_day)
+        form.locator("select[name=kind]").select_option("closed")
+        form.locator("input[name=note]").fill("院庆停诊")
+        form.locator("button[type=submit]").click()
+        expect(page.get_by_role("status")).to_contain_text("已重算 1 张未结工单的时钟")
+        expect(page.locator("table[data-hospital='shanxi-cancer']")).to_contain_text(f"{due_day}")
+        expect(page.locator("table[data-hospital='shanxi-cancer']")).to_contain_text("院庆停诊")
+
+        page.locator("header nav a", has_text="工单").click()
+        page.locator(f"a[href='/admin/tickets/{ticket.id}']").click()
+        resolution = page.locator("tr[data-clock='resolution']")
+        expect(resolution).to_contain_text("计时中")
+        expect(resolution.locator("td.due")).to_have_text(re.compile(r"^\d{4}-\d{2}-\d{2} 18:00:00$"))
+        expect(resolution.locator("td.due")).not_to_contain_text(due_day)  # moved past the closed day
+        left = page.locator("tr[data-clock='response'] span.left")
+        expect(left).to_have_text(re.compile(r"^\d+分\d{2}秒$"))
+        first = left.inner_text()
+        expect(left).not_to_have_text(first, timeout=2_500)  # the clock table counts down too
+
+
+def test_contract_and_evaluation_report_pages_link_to_tickets_and_stay_on_the_intranet(
+        live_env: Env, context: BrowserContext) -> None:
+    helpers.chat(live_env, "liufang", FAULT)
+    requested: list[str] = []
+    context.on("request", lambda r: requested.append(r.url))
+
+    with live_server(live_env) as server:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/admin/contracts")
+        log_in(page, live_env.admin_password)
+        page.locator("a[href='/admin/contracts/wuhan-central-drg']").click()
+        expect(page.locator("h1")).to_contain_text("DRG智能化综合管理系统")
+        expect(page.locator("table.sla")).to_contain_text("致命错误")
+        expect(page.locator("table.penalties")).to_contain_text("响应时间大于1小时")
+        expect(page.locator("ol.readings li").first).to_contain_text("响应时间起点")
+
+        page.locator("header nav a", has_text="评价报告").click()
+        expect(page.locator("#report-form select[name=contract]")).to_have_value("wuhan-central-drg")
+        expect(page.locator("p.period")).to_contain_text("工单 1 张")
+        expect(page.locator("#grade")).to_have_text("优秀")  # answered in time so far: nothing breached
+        expect(page.locator("#pass-rate")).to_have_text("100.0%")
+        expect(page.locator("table.responses-over")).to_contain_text("没有响应超时的工单")
+
+        page.locator("#report-form input[name=from]").fill("2026-01-01")
+        page.locator("#report-form input[name=to]").fill("2025-12-31")
+        page.locator("#report-form button[type=submit]").click()
+        expect(page.get_by_role("alert")).to_have_text("截止日期早于起始日期，请检查统计期间。")
+
+        page.go_back()
+        page.locator("table.faults a.ticket-link", has_text="#1").click()
+        expect(page).to_have_url(f"{server.base_url}/admin/tickets/1")
+        expect(page.locator("table.clocks tr[data-clock='response']")).to_contain_text("计时中")
+        page.wait_for_load_state("networkidle")
+
+    foreign = [u for u in requested if not u.startswith(server.base_url + "/")]
+    assert not foreign, f"pages loaded assets from elsewhere: {foreign}"
