@@ -17,9 +17,10 @@ from admin import chat, web
 from admin.migrate import check_current
 from admin.runtime import Clock, Runtime, WeComChannel
 from admin.settings import Settings
-from bot import Bot, BotConfig
+from bot import Bot, BotConfig, KbConfig
 from intake import journal, webchat
 from intake.wecom import CallbackCrypto, WeComClient, callback_router
+from knowledge import Thresholds
 from tickets import Database, outbox, utcnow
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,9 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, db: Database | N
             log.warning("wecom: HELPDESK_WECOM_ENGINEER_CHATID not set; new tickets are posted to the web chat only")
     else:
         log.warning("wecom: sending is off (HELPDESK_WECOM_CORP_ID / _SECRET / _AGENT_ID not all set)")
-    return Runtime(db=db, bot=Bot(BotConfig(engineer_routes=routes)), clock=clock, remote=remote)
+    kb = KbConfig(Thresholds(settings.kb_answer, settings.kb_suggest, settings.kb_margin)) if settings.kb_enabled \
+        else None
+    return Runtime(db=db, bot=Bot(BotConfig(engineer_routes=routes, kb=kb)), clock=clock, remote=remote)
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runtime: Runtime | None = None) -> FastAPI:

@@ -17,13 +17,15 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from admin import cli_sla
+from admin import cli_kb, cli_sla
 from admin.migrate import NotMigrated, check_current, migrate
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
 from intake import InboundRecord, journal
+from knowledge import Article
 from sla import SlaPolicy
 from tickets import Database, outbox, people, service, utcnow
 from tickets.clocks import clocks_of
@@ -112,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(run=cmd_tickets_show)
 
     cli_sla.add_parsers(sub)
+    cli_kb.add_parsers(sub, _db)
     return p
 
 
@@ -169,12 +172,18 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from admin.demo import load_demo
+    from admin.demo import load_demo, load_starter_knowledge
 
     db = _db(settings)
     with db.session() as session:
         username, password = load_demo(session, settings.var_dir, utcnow())
+    with db.session() as session:
+        kb = load_starter_knowledge(session, utcnow())
+        articles = session.exec(select(func.count()).select_from(Article)).one()
+    if kb.errors:
+        log.error("starter knowledge base: %s", kb.errors)
     print("演示数据已就绪：5 家医院、5 份合同、10 位人员。")
+    print(f"知识库：{articles} 篇文章。")
     print(f"管理后台账户：{username}  密码：{password}")
     return 0
 

@@ -13,6 +13,8 @@ from pathlib import Path
 from sqlmodel import Session, select
 
 from admin.passwords import generate_password, hash_password
+from knowledge import ImportReport, import_path
+from knowledge.embed import shared_embedder
 from sla import PRESETS
 from tickets import people
 from tickets.models import Account, Contract, CoveredSystem, Hospital, Person
@@ -102,6 +104,21 @@ def load_demo(session: Session, var_dir: Path, now: datetime) -> tuple[str, str]
         raise RuntimeError(f"demo people failed to import: {report.errors}")
     audit(session, SYSTEM, "demo.loaded", now)
     return DEMO_ADMIN, _demo_admin(session, var_dir, now)
+
+
+STARTER_KB = Path(__file__).resolve().parent.parent / "knowledge" / "starter"
+
+
+def load_starter_knowledge(session: Session, now: datetime) -> ImportReport:
+    """The starter knowledge base written for the demo hospitals' systems (articles_*.jsonl)."""
+    total = ImportReport()
+    for path in sorted(STARTER_KB.glob("articles_*.jsonl")):
+        report = import_path(session, path, "demo", now, embedder=shared_embedder(), keep_existing=True)
+        total.added += report.added
+        total.updated += report.updated
+        total.errors += [(f"{path.name} {where}", why) for where, why in report.errors]
+        total.flagged += report.flagged
+    return total
 
 
 def _hospital(session: Session, key: str, name: str) -> Hospital:

@@ -50,6 +50,14 @@ class Settings(BaseSettings):
     workers: bool = True  # run the inbound and outbox workers inside the web process
     webchat_picker: bool = True  # /chat lets a visitor pick any person: demos and trusted intranets only
 
+    # Knowledge base: answer when the best article scores at least kb_answer and leads the next by
+    # kb_margin; suggest the top 3 from kb_suggest; below it hand over to a person.
+    # Calibrated by bench/kb_eval.py on the evaluation set.
+    kb_enabled: bool = True
+    kb_answer: float = 0.62
+    kb_suggest: float = 0.45
+    kb_margin: float = 0.04
+
     wecom_corp_id: str = ""
     wecom_agent_id: str = ""
     wecom_secret: str = ""

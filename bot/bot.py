@@ -15,9 +15,11 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import state, texts
+from bot import kb_flow, state, texts
 from bot.commands import HELP, Command, Verb, normalize, parse
+from bot.triage import looks_like_outage
 from intake import InboundMessage
+from knowledge import record_feedback
 from tickets import outbox, service
 from tickets.models import Contract, CoveredSystem, Direction, Hospital, Message, Person, Role, Ticket
 from tickets.service import Actor, Report, TicketError
@@ -38,6 +40,8 @@ class BotConfig:
     engineer_routes: list[tuple[str, str]] = field(default_factory=list)
     # Channels whose messages are written reports in the contract's sense.
     written_channels: frozenset[str] = frozenset({"wecom", "webchat", "email"})
+    # The knowledge base answers first messages when set; None: every report opens a ticket.
+    kb: kb_flow.KbConfig | None = None
 
 
 class Bot:
@@ -90,7 +94,7 @@ class Bot:
             self._say(session, msg, person, texts.ASK_TO_DESCRIBE, now)
             return
         if ticket is None:
-            self._open(session, person, hospital, contract, report, now)
+            self._before_ticket(session, person, hospital, contract, report, msg, now)
             return
         service.append_report(session, ticket, person, report, now)
         conv = state.load(session, person.id or 0)
@@ -106,13 +110,38 @@ class Bot:
         else:
             service.send_to_reporter(session, ticket, f"已补充到工单 #{ticket.id}，工程师会看到。", now)
 
-    def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract, report: Report,
-              now: datetime) -> None:
+    def _before_ticket(self, session: Session, person: Person, hospital: Hospital, contract: Contract,
+                       report: Report, msg: InboundMessage, now: datetime) -> None:
+        """No open ticket: the knowledge base may answer, unless this is an outage."""
+        conv = state.load(session, person.id or 0)
+        pending = kb_flow.pending_of(conv, now)
+        if pending is not None and conv is not None:
+            step = kb_flow.reply(session, person, conv, report, pending, now)
+        elif self.config.kb is not None and not looks_like_outage(report.text):
+            step = kb_flow.first_message(session, self.config.kb, person, report, now)
+        else:
+            step = kb_flow.KbStep(handoff=True, reports=(report,))
+        if not step.handoff:
+            self._say(session, msg, person, step.text, now)
+            return
+        ticket = self._open(session, person, hospital, contract, list(step.reports) or [report], now)
+        if step.failed_article is not None:
+            record_feedback(session, step.failed_article, "handoff", now, person_id=person.id, ticket_id=ticket.id,
+                            query=ticket.summary)
+            service.audit(session, Actor.of(person), "kb.handoff", now, ticket_id=ticket.id,
+                          article_id=step.failed_article)
+
+    def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract,
+              reports: list[Report], now: datetime) -> Ticket:
+        """Open the ticket from the first report; later ones (kept while the knowledge base tried) follow."""
+        report, *more = reports
         systems = service.systems_of(session, contract.id or 0)
-        matched = _match_systems(report.text, systems)
+        matched = _match_systems(" ".join(r.text for r in reports), systems)
         system = systems[0] if len(systems) == 1 else (matched[0] if len(matched) == 1 else None)
         ticket, _ = service.open_ticket(session, reporter=person, hospital=hospital, contract=contract,
                                         report=report, system=system, now=now)
+        for later in more:
+            service.append_report(session, ticket, person, later, now)
         policy = service.policy_of(contract)
         if len(policy.levels) == 1:
             service.set_severity(session, ticket, policy.most_urgent.code, service.BOT, now)
@@ -122,6 +151,7 @@ class Bot:
         ask = self._next_question(session, ticket, person, now)
         service.send_to_reporter(session, ticket, ack + (f"\n\n{ask}" if ask else ""), now)
         self._notify_engineers(session, ticket, _new_ticket_notice(session, ticket, person, hospital, now), now)
+        return ticket
 
     def _next_question(self, session: Session, ticket: Ticket, person: Person, now: datetime) -> str:
         """Ask what is still unknown (system, then severity); "" when nothing is."""

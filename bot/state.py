@@ -12,6 +12,8 @@ from tickets.db import UTCDateTime
 
 ASK_SYSTEM = "system"
 ASK_SEVERITY = "severity"
+KB_CHOICE = "kb_choice"  # suggested articles shown: 1/2/3 to read one, 0 for a person
+KB_FEEDBACK = "kb_feedback"  # an article shown: 1 solved, 2 for a person
 
 
 class Conversation(SQLModel, table=True):
@@ -22,6 +24,9 @@ class Conversation(SQLModel, table=True):
     awaiting: str = Field(default="", max_length=16)  # ASK_SYSTEM, ASK_SEVERITY or ""
     # The numbered options last offered: system ids or severity codes, in order.
     options: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # While the knowledge base is trying: the reporter's messages so far, so that a
+    # hand-over opens the ticket with them and with the first message's own time.
+    pending: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
@@ -30,9 +35,10 @@ def load(session: Session, person_id: int) -> Conversation | None:
 
 
 def save(session: Session, person_id: int, ticket_id: int | None, awaiting: str, options: list[Any],
-         now: datetime) -> None:
+         now: datetime, *, pending: list[Any] | None = None) -> None:
     conv = session.get(Conversation, person_id) or Conversation(person_id=person_id, updated_at=now)
     conv.ticket_id, conv.awaiting, conv.options, conv.updated_at = ticket_id, awaiting, options, now
+    conv.pending = pending or []
     session.add(conv)
 
 

@@ -9,6 +9,7 @@ from sqlmodel import SQLModel
 import bot.state  # noqa: F401  (registers the tables on SQLModel.metadata)
 import intake.journal  # noqa: F401
 import intake.webchat  # noqa: F401
+import knowledge.models  # noqa: F401
 import tickets.models  # noqa: F401
 from tickets.db import UTCDateTime
 

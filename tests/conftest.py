@@ -88,8 +88,9 @@ class Env:
 
 
 def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
+    # The knowledge base is off unless a test turns it on: the ticket flows are tested on their own.
     values: dict[str, object] = {"var_dir": tmp_path / "var", "database_url": db_url, "secret_key": "test-secret",
-                                 "workers": False}
+                                 "workers": False, "kb_enabled": False}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

@@ -83,7 +83,7 @@ def test_demo_is_idempotent_and_shows_the_same_password(var: Path) -> None:
 def test_tickets_list_and_show_json(served: str, var: Path) -> None:
     people = httpx.get(f"{served}/chat/api/people").json()
     nurse = next(p for p in people if p["name"] == "刘芳")
-    httpx.post(f"{served}/chat/api/messages", json={"person_id": nurse["id"], "text": "DRG系统白屏", "client_id": "abcdef12"})
+    httpx.post(f"{served}/chat/api/messages", json={"person_id": nurse["id"], "text": "DRG系统全院都白屏了", "client_id": "abcdef12"})
     deadline = time.monotonic() + 10
     while not json.loads(run(var, "tickets", "list", "--json").stdout):
         assert time.monotonic() < deadline
