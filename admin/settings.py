@@ -54,9 +54,9 @@ class Settings(BaseSettings):
     # kb_margin; suggest the top 3 from kb_suggest; below it hand over to a person.
     # Calibrated by bench/kb_eval.py on the evaluation set.
     kb_enabled: bool = True
-    kb_answer: float = 0.62
-    kb_suggest: float = 0.45
-    kb_margin: float = 0.04
+    kb_answer: float = 0.41
+    kb_suggest: float = 0.22
+    kb_margin: float = 0.07
 
     wecom_corp_id: str = ""
     wecom_agent_id: str = ""

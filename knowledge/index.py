@@ -17,14 +17,15 @@ from rapidfuzz import fuzz
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from knowledge.embed import Embedder
-from knowledge.text import DEFAULT_SYNONYMS, char_ngrams, normalize
+from knowledge.text import DEFAULT_SYNONYMS, char_ngrams, for_embedding, normalize
 
-TFIDF_WEIGHT = 0.5
+TFIDF_WEIGHT = 0.6
 # A near-verbatim question or alias (rapidfuzz ratio on normalised text) is taken as that article.
 ALIAS_RATIO = 92.0
 # Only the best-scored candidates are checked for near-verbatim matches: a typo'd copy of a
 # question shares most of its n-grams, so it is always among them.
 CANDIDATES = 20
+ELSEWHERE_PENALTY = 2.0
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ class Hit:
 class Thresholds:
     """Answer when the best score reaches ``answer`` and leads the next by ``margin``; suggest from ``suggest``."""
 
-    answer: float = 0.62
-    suggest: float = 0.45
-    margin: float = 0.04
+    answer: float = 0.41
+    suggest: float = 0.22
+    margin: float = 0.07
 
 
 @dataclass
@@ -79,13 +80,16 @@ class KnowledgeIndex:
         self.embedder = embedder
         docs = [self._doc_text(e) for e in self.entries]
         self._vectorizer = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True)
-        self._matrix = self._vectorizer.fit_transform(docs) if docs else None
+        # Column-major: a question touches few n-grams, so scoring slices those columns only.
+        self._matrix = self._vectorizer.fit_transform(docs).tocsc() if docs else None
+        self._vocabulary: dict[str, int] = dict(self._vectorizer.vocabulary_) if docs else {}
+        self._idf = self._vectorizer.idf_ if docs else np.empty(0)
         self._keys = [[normalize(t, self.synonyms) for t in (e.question, *e.aliases)] for e in self.entries]
         self._position = {e.article_id: i for i, e in enumerate(self.entries)}
         # -1 = "any": an article for every hospital, or not tied to one system.
         self._hospital = np.array([-1 if e.hospital_id is None else e.hospital_id for e in self.entries], dtype=np.int64)
         self._system = np.array([-1 if e.system_id is None else e.system_id for e in self.entries], dtype=np.int64)
-        self._vectors, self._owner = self._stack_vectors()
+        self._vectors, self._starts = self._stack_vectors()
 
     def _doc_text(self, entry: Entry) -> str:
         # The question and its aliases twice: they are what people ask; the answer once.
@@ -93,23 +97,39 @@ class KnowledgeIndex:
         return normalize(f"{asked} {asked} {entry.answer}", self.synonyms)
 
     def _stack_vectors(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """All articles' vectors in one matrix, each article's rows together (``_starts`` marks them)."""
         if self.embedder is None or not self.entries:
             return None, None
         missing = [i for i, e in enumerate(self.entries) if e.vectors is None]
         computed: dict[int, np.ndarray] = {}
         if missing:
             texts = [[self.entries[i].question, *self.entries[i].aliases] for i in missing]
-            flat = self.embedder.encode([t for group in texts for t in group])
+            flat = self.embedder.encode([for_embedding(t) for group in texts for t in group])
             pos = 0
             for i, group in zip(missing, texts, strict=True):
                 computed[i] = flat[pos:pos + len(group)]
                 pos += len(group)
-        blocks, owner = [], []
+        blocks, starts, pos = [], [], 0
         for i, entry in enumerate(self.entries):
             vectors = entry.vectors if entry.vectors is not None else computed[i]
             blocks.append(vectors)
-            owner += [i] * len(vectors)
-        return np.vstack(blocks).astype(np.float32), np.asarray(owner)
+            starts.append(pos)
+            pos += len(vectors)
+        return np.vstack(blocks).astype(np.float32), np.asarray(starts)
+
+    def _query_vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The question's TF-IDF vector as the fitted vectorizer would make it (sublinear tf, l2),
+        computed directly: scikit-learn's transform costs milliseconds of input checking per call."""
+        counts: dict[int, int] = {}
+        for gram in char_ngrams(text):
+            column = self._vocabulary.get(gram)
+            if column is not None:
+                counts[column] = counts.get(column, 0) + 1
+        if not counts:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        columns = np.fromiter(counts, dtype=np.int64, count=len(counts))
+        weights = (1.0 + np.log(np.fromiter(counts.values(), dtype=np.float64, count=len(counts)))) * self._idf[columns]
+        return columns, weights / np.linalg.norm(weights)
 
     def allowed(self, hospital_id: int | None, systems: Collection[int] | None) -> np.ndarray:
         """Articles true for this hospital (or all) and about its systems (or none in particular)."""
@@ -127,15 +147,21 @@ class KnowledgeIndex:
         text = normalize(query, self.synonyms)
         if not text:
             return []
-        tfidf = (self._matrix @ self._vectorizer.transform([text]).T).toarray().ravel()
+        columns, weights = self._query_vector(text)
+        tfidf = np.asarray(self._matrix[:, columns] @ weights, dtype=np.float64).ravel() if len(columns) else \
+            np.zeros(len(self.entries))
         scores = tfidf
         if self._vectors is not None and self.embedder is not None:
-            q = self.embedder.encode([query])[0]
-            per_vector = self._vectors @ q
-            semantic = np.full(len(self.entries), -1.0, dtype=np.float32)
-            np.maximum.at(semantic, self._owner, per_vector)
+            qv = self.embedder.encode([for_embedding(query)])[0]
+            # Each article's best-matching phrasing (its question or one of its aliases).
+            semantic = np.maximum.reduceat(self._vectors @ qv, self._starts)
             scores = TFIDF_WEIGHT * tfidf + (1 - TFIDF_WEIGHT) * semantic
+        best_anywhere = float(scores.max())
         scores = np.where(self.allowed(hospital_id, systems), scores, -np.inf)
+        # A question that fits another hospital's article far better than any of ours is most
+        # likely about a system this hospital does not have: lower our confidence by the gap.
+        gap = best_anywhere - float(scores.max()) if np.isfinite(scores.max()) else 0.0
+        scores = scores - ELSEWHERE_PENALTY * gap
         count = min(len(scores), CANDIDATES)
         top = np.argpartition(-scores, count - 1)[:count]
         order = top[np.argsort(-scores[top])]

@@ -25,7 +25,7 @@ from sqlmodel import Session, col, select
 from knowledge.embed import Embedder, shared_embedder
 from knowledge.index import Entry, Hit, KnowledgeIndex, Result, Thresholds, decide
 from knowledge.models import Article, ArticleStatus, ArticleVersion, Feedback, Synonym
-from knowledge.text import DEFAULT_SYNONYMS, normalize
+from knowledge.text import DEFAULT_SYNONYMS, for_embedding, normalize
 from tickets.models import Contract, CoveredSystem, Hospital, Message, Ticket
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def save_article(session: Session, data: ArticleInput, author: str, now: datetim
 def _vectors(embedder: Embedder | None, question: str, aliases: Iterable[str]) -> bytes | None:
     if embedder is None:
         return None
-    return embedder.encode([question, *aliases]).astype(np.float32).tobytes()
+    return embedder.encode([for_embedding(t) for t in (question, *aliases)]).astype(np.float32).tobytes()
 
 
 def _hospital_id(session: Session, key: str) -> int | None:
@@ -221,7 +221,7 @@ def _batch_vectors(embedder: Embedder | None, articles: list[ArticleInput]) -> l
     if embedder is None or not articles:
         return [None] * len(articles)
     texts = [[a.question, *a.aliases] for a in articles]
-    flat = embedder.encode([t for group in texts for t in group]).astype(np.float32)
+    flat = embedder.encode([for_embedding(t) for group in texts for t in group]).astype(np.float32)
     out, pos = [], 0
     for group in texts:
         out.append(flat[pos:pos + len(group)].tobytes())

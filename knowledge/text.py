@@ -23,6 +23,7 @@ DEFAULT_SYNONYMS: dict[str, str] = {
     "打不开": "无法打开", "进不去": "无法进入", "用不了": "无法使用", "登不上": "无法登录",
     "弄不了": "无法操作", "出不来": "无法显示",
     "发票": "票据",
+    "核磁共振": "mri", "核磁": "mri", "彩超": "超声", "b超": "超声", "化验": "检验", "拍片": "放射检查",
     "his": "医院信息系统", "lis": "检验系统", "ris": "检查报告系统", "pacs": "影像系统",
     "oa": "办公系统", "pda": "手持终端", "ukey": "u盾", "ca": "数字证书",
 }
@@ -56,3 +57,12 @@ def char_ngrams(normalized: str) -> list[str]:
         grams += pieces
         grams += [a + b for a, b in zip(pieces, pieces[1:], strict=False)]
     return grams
+
+
+def for_embedding(text: str) -> str:
+    """What the sentence encoder reads: normalised with the built-in table only.
+
+    Stored article vectors must not depend on the admin-editable synonyms (an edit
+    would silently stale them); the editable table acts on the TF-IDF side.
+    """
+    return normalize(text, DEFAULT_SYNONYMS)
