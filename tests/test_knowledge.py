@@ -222,3 +222,21 @@ def test_kb_cli_ask_json(kb_env: Env) -> None:
     out = json.loads(result.stdout)
     assert out["decision"] == "answer" and out["results"][0]["id"] == "einv-red"
     assert set(out["results"][0]) == {"id", "score", "question"}
+
+
+def test_kb_cli_import_and_export(kb_env: Env, tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HELPDESK_")}
+    env |= {"HELPDESK_VAR_DIR": str(kb_env.settings.var_dir), "HELPDESK_DATABASE_URL": kb_env.settings.database_url,
+            "HELPDESK_LOG_LEVEL": "WARNING"}
+    source = write_jsonl(tmp_path / "new.jsonl", [
+        {"id": "oa-pw", "system": "OA", "question": "OA密码忘了怎么重置", "answer": "登录页点【忘记密码】。",
+         "aliases": [], "hospital": "liuzhou-workers"},
+        "{broken",
+    ])
+    result = subprocess.run([HELPDESK, "kb", "import", str(source)], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0 and "新增 1 篇，更新 0 篇，跳过 1 条" in result.stdout
+    assert "第 2 行：不是合法的 JSON" in result.stderr
+    exported = subprocess.run([HELPDESK, "kb", "export"], env=env, capture_output=True, text=True, timeout=120)
+    keys = [json.loads(line)["id"] for line in exported.stdout.splitlines()]
+    assert keys == ["drg-export", "drg-homepage", "einv-red", "oa-pw"]
