@@ -1,5 +1,6 @@
 """The admin panel: login, the ticket queue with live SLA countdowns, each ticket's
-clocks, the holiday calendar, the contracts' SLA and the evaluation report."""
+clocks, the holiday calendar, the contracts' SLA, the evaluation report and the
+knowledge base (articles, review queue, synonyms, trying a question)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,12 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from admin import sla_pages
+from admin import kb_pages, sla_pages
 from admin.passwords import hash_password, verify_password
 from admin.runtime import Runtime
 from admin.sla_pages import FormError
 from intake import journal
+from knowledge import Article, Synonym
 from sla import SlaPolicy
 from tickets import outbox, service
 from tickets.audit import Actor, audit
@@ -219,6 +221,7 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         "clocks": sla_pages.clock_views(session, number, tz, now),
         "pauses": sla_pages.pause_views(session, number, tz, now),
         "events": sla_pages.event_views(session, number, tz),
+        "kb_draft": kb_pages.draft_button(session, account, ticket),
     })
 
 
@@ -402,3 +405,244 @@ def evaluation_report(request: Request, session: DbSession, account: CurrentAcco
         return TEMPLATES.TemplateResponse(request, "report.html", context, status_code=400)
     context.update(start=lo.isoformat(), end=hi.isoformat(), page=sla_pages.report_page(session, chosen, lo, hi, now))
     return TEMPLATES.TemplateResponse(request, "report.html", context)
+
+
+# -- the knowledge base ---------------------------------------------------------------------------
+
+ArticleField = Annotated[str, Form()]
+
+
+def _kb_context(request: Request, session: Session, account: Account, **extra: object) -> dict[str, object]:
+    context: dict[str, object] = {"account": account, "can_edit": kb_pages.can_edit(session, account),
+                                  "notice": request.session.pop("flash", ""), "error": ""}
+    context.update(extra)
+    return context
+
+
+def _article_in_scope(session: Session, account: Account, article_id: str, *, lock: bool = False) -> Article | None:
+    number = kb_pages.parse_id(article_id)
+    article = session.get(Article, number, with_for_update=lock) if number else None
+    if article is None or not kb_pages.visible(article, hospital_scope(session, account)):
+        return None
+    return article
+
+
+def _article_page(request: Request, session: Session, account: Account, article: Article | None,
+                  form: kb_pages.ArticleForm | None = None, *, error: str = "", status: int = 200) -> Response:
+    systems = kb_pages.system_choices(session)
+    if form is None:
+        form = kb_pages.ArticleForm.of(session, article, systems) if article else kb_pages.ArticleForm()
+    return TEMPLATES.TemplateResponse(request, "kb_article.html", _kb_context(
+        request, session, account, view=kb_pages.article_view(session, article) if article else None, form=form,
+        systems=systems, hospitals=kb_pages.hospital_choices(session), statuses=kb_pages.STATUS_TEXT, error=error,
+    ), status_code=status)
+
+
+@router.get("/admin/kb", response_class=HTMLResponse)
+def kb_list(request: Request, session: DbSession, account: CurrentAccount, q: str = "", status: str = "",
+            system: str = "") -> Response:
+    scope = hospital_scope(session, account)
+    q, status = kb_pages.clean(q).strip()[:kb_pages.MAX_SEARCH], kb_pages.clean(status)[:20]
+    system = kb_pages.clean(system)[:kb_pages.MAX_SYSTEM]
+    return TEMPLATES.TemplateResponse(request, "kb_list.html", _kb_context(
+        request, session, account, q=q, status=status, system=system,
+        rows=kb_pages.article_rows(session, scope=scope, query=q, status=status, system=system),
+        systems=kb_pages.system_filter_options(session, scope), statuses=kb_pages.STATUS_TEXT,
+        no_system=kb_pages.NO_SYSTEM,
+    ))
+
+
+@router.get("/admin/kb/new", response_class=HTMLResponse)
+def kb_new(request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    if not kb_pages.can_edit(session, account):
+        return _error_page(request, account, kb_pages.NOT_EDITOR, 403)
+    return _article_page(request, session, account, None)
+
+
+@router.post("/admin/kb/new", response_class=HTMLResponse)
+def kb_create(request: Request, session: DbSession, account: CurrentAccount, key: ArticleField = "",
+              question: ArticleField = "", answer: ArticleField = "", aliases: ArticleField = "",
+              system: ArticleField = "", system_other: ArticleField = "", hospital: ArticleField = "",
+              status: ArticleField = "") -> Response:
+    if not kb_pages.can_edit(session, account):
+        return _error_page(request, account, kb_pages.NOT_EDITOR, 403)
+    form = kb_pages.ArticleForm.typed(key=key, question=question, answer=answer, aliases=aliases, system=system,
+                                      system_other=system_other, hospital=hospital, status=status)
+    now = runtime_of(request).clock()
+    try:
+        data = kb_pages.parse_article(session, form, key=kb_pages.parse_new_key(session, key))
+        article = kb_pages.save(session, data, account.username, now)
+    except FormError as exc:
+        return _article_page(request, session, account, None, form, error=str(exc), status=400)
+    audit(session, _editor(account), "kb.article_saved", now, key=article.key, version=article.version,
+          status=article.status, created=True)
+    request.session["flash"] = f"已新建文章「{article.key}」（第 {article.version} 版）。"
+    return RedirectResponse(f"/admin/kb/{article.id}", status_code=303)
+
+
+@router.get("/admin/kb/review", response_class=HTMLResponse)
+def kb_review(request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    if not kb_pages.can_edit(session, account):
+        return _error_page(request, account, kb_pages.NOT_EDITOR, 403)
+    return TEMPLATES.TemplateResponse(request, "kb_review.html", _kb_context(
+        request, session, account, page=kb_pages.review_page(session)))
+
+
+def _synonym_page(request: Request, session: Session, account: Account, *, error: str = "", status: int = 200,
+                  form: dict[str, str] | None = None) -> Response:
+    return TEMPLATES.TemplateResponse(request, "kb_synonyms.html", _kb_context(
+        request, session, account, page=kb_pages.synonym_page(session), error=error, form=form or {},
+        max_term=kb_pages.MAX_TERM,
+    ), status_code=status)
+
+
+@router.get("/admin/kb/synonyms", response_class=HTMLResponse)
+def kb_synonyms(request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    return _synonym_page(request, session, account)
+
+
+@router.post("/admin/kb/synonyms", response_class=HTMLResponse)
+def kb_synonym_add(request: Request, session: DbSession, account: CurrentAccount, term: ArticleField = "",
+                   canonical: ArticleField = "") -> Response:
+    form = {"term": kb_pages.clean(term)[:100], "canonical": kb_pages.clean(canonical)[:100]}
+    if not account.is_admin:
+        return _synonym_page(request, session, account, error=kb_pages.ONLY_ADMINS, status=403, form=form)
+    now = runtime_of(request).clock()
+    try:
+        term, canonical = kb_pages.parse_synonym(term, canonical)
+        if kb_pages.synonym_taken(session, term):
+            raise FormError(f"「{term}」已在同义词表中，请直接修改那一行。")
+    except FormError as exc:
+        return _synonym_page(request, session, account, error=str(exc), status=400, form=form)
+    session.add(Synonym(term=term, canonical=canonical, updated_at=kb_pages.synonym_stamp(session, now)))
+    audit(session, _editor(account), "kb.synonym_saved", now, term=term, canonical=canonical, previous=None)
+    request.session["flash"] = f"已添加同义词：{term} → {canonical}。"
+    return RedirectResponse("/admin/kb/synonyms", status_code=303)
+
+
+def _synonym_of(session: Session, synonym_id: str) -> Synonym | None:
+    number = kb_pages.parse_id(synonym_id)
+    return session.get(Synonym, number) if number else None
+
+
+@router.post("/admin/kb/synonyms/{synonym_id}", response_class=HTMLResponse)
+def kb_synonym_change(synonym_id: str, request: Request, session: DbSession, account: CurrentAccount,
+                      term: ArticleField = "", canonical: ArticleField = "") -> Response:
+    if not account.is_admin:
+        return _synonym_page(request, session, account, error=kb_pages.ONLY_ADMINS, status=403)
+    row = _synonym_of(session, synonym_id)
+    if row is None:
+        return _synonym_page(request, session, account, error="没有找到这条同义词，可能已被删除。", status=404)
+    now = runtime_of(request).clock()
+    try:
+        term, canonical = kb_pages.parse_synonym(term, canonical)
+        if kb_pages.synonym_taken(session, term, except_id=row.id):
+            raise FormError(f"「{term}」已在同义词表中，请直接修改那一行。")
+    except FormError as exc:
+        return _synonym_page(request, session, account, error=str(exc), status=400)
+    previous = f"{row.term} → {row.canonical}"
+    row.term, row.canonical, row.updated_at = term, canonical, kb_pages.synonym_stamp(session, now)
+    session.add(row)
+    audit(session, _editor(account), "kb.synonym_saved", now, term=term, canonical=canonical, previous=previous)
+    request.session["flash"] = f"已修改同义词：{term} → {canonical}。"
+    return RedirectResponse("/admin/kb/synonyms", status_code=303)
+
+
+@router.post("/admin/kb/synonyms/{synonym_id}/delete", response_class=HTMLResponse)
+def kb_synonym_delete(synonym_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    if not account.is_admin:
+        return _synonym_page(request, session, account, error=kb_pages.ONLY_ADMINS, status=403)
+    row = _synonym_of(session, synonym_id)
+    if row is None:
+        return _synonym_page(request, session, account, error="没有找到这条同义词，可能已被删除。", status=404)
+    audit(session, _editor(account), "kb.synonym_deleted", runtime_of(request).clock(), term=row.term,
+          canonical=row.canonical)
+    session.delete(row)
+    request.session["flash"] = f"已删除同义词：{row.term} → {row.canonical}。"
+    return RedirectResponse("/admin/kb/synonyms", status_code=303)
+
+
+@router.get("/admin/kb/try", response_class=HTMLResponse)
+def kb_try(request: Request, session: DbSession, account: CurrentAccount, q: str = "",
+           hospital: str = "") -> Response:
+    scope = hospital_scope(session, account)
+    hospitals = [h for h in kb_pages.hospital_choices(session) if scope is None or h.id == scope]
+    thresholds = kb_pages.thresholds_of(getattr(request.app.state, "settings", None))
+    q, hospital = kb_pages.clean(q)[:kb_pages.MAX_QUERY + 100], kb_pages.clean(hospital)[:100]
+    context = _kb_context(request, session, account, q=q, hospital=hospital,
+                          hospitals=hospitals, scoped=scope is not None, thresholds=thresholds, result=None)
+    try:
+        query = kb_pages.parse_query(q)
+        chosen = next((h for h in hospitals if h.key == hospital.strip()), None)
+        if hospital.strip() and chosen is None:
+            raise FormError("请选择医院。")
+        hospital_id = scope if scope is not None else (chosen.id if chosen else None)
+    except FormError as exc:
+        context["error"] = str(exc)
+        return TEMPLATES.TemplateResponse(request, "kb_try.html", context, status_code=400)
+    if query:
+        context["result"] = kb_pages.try_question(session, query, hospital_id, thresholds)
+    return TEMPLATES.TemplateResponse(request, "kb_try.html", context)
+
+
+@router.get("/admin/kb/{article_id}", response_class=HTMLResponse)
+def kb_article(article_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    article = _article_in_scope(session, account, article_id)
+    if article is None:
+        return _error_page(request, account, "没有找到这篇知识库文章。", 404)
+    return _article_page(request, session, account, article)
+
+
+@router.post("/admin/kb/{article_id}", response_class=HTMLResponse)
+def kb_update(article_id: str, request: Request, session: DbSession, account: CurrentAccount,
+              question: ArticleField = "", answer: ArticleField = "", aliases: ArticleField = "",
+              system: ArticleField = "", system_other: ArticleField = "", hospital: ArticleField = "",
+              status: ArticleField = "", version: ArticleField = "") -> Response:
+    article = _article_in_scope(session, account, article_id, lock=True)  # PostgreSQL: one editor at a time
+    if article is None:
+        return _error_page(request, account, "没有找到这篇知识库文章。", 404)
+    if not kb_pages.can_edit(session, account):
+        return _article_page(request, session, account, article, error=kb_pages.NOT_EDITOR, status=403)
+    form = kb_pages.ArticleForm.typed(key=article.key, question=question, answer=answer, aliases=aliases,
+                                      system=system, system_other=system_other, hospital=hospital, status=status,
+                                      version=version)
+    if form.version.strip() != str(article.version):
+        return _article_page(request, session, account, article, form, status=409, error=(
+            f"这篇文章在您编辑期间已被修改（现在是第 {article.version} 版）："
+            "请先复制您的改动，刷新页面，在最新版本上修改。"))
+    now = runtime_of(request).clock()
+    try:
+        data = kb_pages.parse_article(session, form, key=article.key)
+        if kb_pages.unchanged(session, article, data) and not article.review_note:
+            request.session["flash"] = "没有改动，未生成新版本。"
+            return RedirectResponse(f"/admin/kb/{article.id}", status_code=303)
+        article = kb_pages.save(session, data, account.username, now)
+    except FormError as exc:
+        return _article_page(request, session, account, article, form, error=str(exc), status=400)
+    audit(session, _editor(account), "kb.article_saved", now, key=article.key, version=article.version,
+          status=article.status, created=False)
+    note = f"注意：{article.review_note}。" if article.review_note else ""
+    request.session["flash"] = f"已保存「{article.key}」第 {article.version} 版。{note}"
+    return RedirectResponse(f"/admin/kb/{article.id}", status_code=303)
+
+
+@router.post("/admin/tickets/{number}/kb-draft", response_class=HTMLResponse)
+def ticket_kb_draft(number: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    ticket_id = kb_pages.parse_id(number)
+    ticket = session.get(Ticket, ticket_id) if ticket_id else None
+    scope = hospital_scope(session, account)
+    if ticket is None or (scope is not None and ticket.hospital_id != scope):
+        return _error_page(request, account, "未找到该工单。", 404)
+    if not kb_pages.can_edit(session, account):
+        return _error_page(request, account, kb_pages.NOT_EDITOR, 403)
+    if ticket.status not in kb_pages.DRAFTABLE:
+        return _error_page(request, account, f"工单 #{ticket.id} 还没有解决：解决后才能据此生成知识库草稿。", 400)
+    now = runtime_of(request).clock()
+    draft_id, made = kb_pages.draft(session, ticket, account.username, now)
+    if made:
+        audit(session, _editor(account), "kb.article_drafted", now, ticket_id=ticket.id,
+              key=kb_pages.draft_key(ticket))
+        request.session["flash"] = f"已根据工单 #{ticket.id} 生成草稿：请核对问题与答案，改为「已发布」后机器人才会用它。"
+    else:
+        request.session["flash"] = f"工单 #{ticket.id} 已生成过知识库文章，以下是那篇文章。"
+    return RedirectResponse(f"/admin/kb/{draft_id}", status_code=303)

@@ -296,3 +296,58 @@ def test_contract_and_evaluation_report_pages_link_to_tickets_and_stay_on_the_in
 
     foreign = [u for u in requested if not u.startswith(server.base_url + "/")]
     assert not foreign, f"pages loaded assets from elsewhere: {foreign}"
+
+
+# -- e. the knowledge base: find an article, edit it, try the question -------------------------------
+
+def test_admin_edits_a_knowledge_base_article_and_the_try_box_answers_with_it(
+        live_env: Env, context: BrowserContext, tmp_path: Path) -> None:
+    import json
+
+    from knowledge import import_path
+    from knowledge.embed import shared_embedder
+
+    articles = [
+        {"id": "einv-red", "system": "医疗电子票据管理系统", "question": "电子票据开错了怎么冲红",
+         "answer": "【票据管理】→【票据查询】找到该票，点【冲红】并填写原因。", "aliases": ["票据红冲"], "hospital": "gdph"},
+        {"id": "drg-homepage", "system": "DRG", "question": "病案首页诊断填错了怎么修改",
+         "answer": "在【病案首页】→【诊断信息】里修改后点【重新分组】。"},
+    ]
+    path = tmp_path / "kb.jsonl"
+    path.write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in articles) + "\n", encoding="utf-8")
+    with live_env.db.session() as session:
+        assert import_path(session, path, "test", utcnow(), embedder=shared_embedder()).added == 2
+    requested: list[str] = []
+    context.on("request", lambda r: requested.append(r.url))
+    new_alias = "收费处开的电子发票要作废重开"
+
+    with live_server(live_env) as server:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/admin/kb")
+        log_in(page, live_env.admin_password)
+        expect(page).to_have_url(f"{server.base_url}/admin/kb")
+        expect(page.locator("header nav a.current")).to_have_text("知识库")
+        page.locator("#kb-search input[name=q]").fill("冲红")
+        page.locator("#kb-search button[type=submit]").click()
+        rows = page.locator("table.kb-articles tbody tr")
+        expect(rows).to_have_count(1)
+        rows.locator("a", has_text="einv-red").click()
+
+        expect(page.locator("h1")).to_contain_text("电子票据开错了怎么冲红")
+        form = page.locator("#article-form")
+        expect(form.locator("select[name=hospital]")).to_have_value("gdph")
+        form.locator("textarea[name=aliases]").fill(f"票据红冲\n{new_alias}")
+        form.locator("button[type=submit]").click()
+        expect(page.get_by_role("status")).to_contain_text("已保存「einv-red」第 2 版")
+        expect(page.locator("table.kb-versions tbody tr")).to_have_count(2)
+
+        page.locator("nav.subnav a", has_text="试问").click()
+        page.locator("#kb-try input[name=q]").fill(new_alias)
+        page.locator("#kb-try select[name=hospital]").select_option("gdph")
+        page.locator("#kb-try button[type=submit]").click()
+        expect(page.locator("#decision")).to_have_text("直接回答")
+        expect(page.locator("table.kb-hits tbody tr").first).to_contain_text("einv-red")
+        page.wait_for_load_state("networkidle")
+
+    foreign = [u for u in requested if not u.startswith(server.base_url + "/")]
+    assert not foreign, f"pages loaded assets from elsewhere: {foreign}"
