@@ -25,7 +25,6 @@ from admin.migrate import NotMigrated, check_current, migrate
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
 from intake import InboundRecord, journal
-from knowledge import Article
 from sla import SlaPolicy
 from tickets import Database, outbox, people, service, utcnow
 from tickets.clocks import clocks_of
@@ -173,6 +172,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from admin.demo import load_demo, load_starter_knowledge
+    from knowledge import Article
 
     db = _db(settings)
     with db.session() as session:

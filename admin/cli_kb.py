@@ -12,10 +12,11 @@ from typing import Any
 from sqlmodel import select
 
 from admin.settings import Settings
-from knowledge import Thresholds, ask, export_jsonl, failing_articles, hit_json, import_path, near_duplicates
-from knowledge.embed import shared_embedder
 from tickets import Database, utcnow
 from tickets.models import Hospital
+
+# The knowledge package (numpy, scipy, the sentence encoder) is imported by the kb commands
+# themselves: every other `helpdesk` command starts without it.
 
 
 def add_parsers(sub: Any, db: Any) -> None:
@@ -40,11 +41,16 @@ def add_parsers(sub: Any, db: Any) -> None:
     s.set_defaults(run=lambda settings, args: cmd_review(db(settings), args))
 
 
-def thresholds_of(settings: Settings) -> Thresholds:
+def thresholds_of(settings: Settings) -> Any:
+    from knowledge import Thresholds
+
     return Thresholds(answer=settings.kb_answer, suggest=settings.kb_suggest, margin=settings.kb_margin)
 
 
 def cmd_import(db: Database, args: argparse.Namespace) -> int:
+    from knowledge import import_path
+    from knowledge.embed import shared_embedder
+
     if not args.path.exists():
         print(f"找不到 {args.path}。", file=sys.stderr)
         return 1
@@ -59,6 +65,8 @@ def cmd_import(db: Database, args: argparse.Namespace) -> int:
 
 
 def cmd_export(db: Database, args: argparse.Namespace) -> int:
+    from knowledge import export_jsonl
+
     with db.session() as session:
         text = export_jsonl(session)
     if args.output:
@@ -70,6 +78,8 @@ def cmd_export(db: Database, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(settings: Settings, db: Database, args: argparse.Namespace) -> int:
+    from knowledge import ask, hit_json
+
     with db.session() as session:
         hospital_id = None
         if args.hospital:
@@ -91,7 +101,7 @@ def cmd_ask(settings: Settings, db: Database, args: argparse.Namespace) -> int:
 
 
 def cmd_review(db: Database, args: argparse.Namespace) -> int:
-    from knowledge import Article
+    from knowledge import Article, failing_articles, near_duplicates
 
     with db.session() as session:
         failing = failing_articles(session)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from rapidfuzz import fuzz
-from sklearn.feature_extraction.text import TfidfVectorizer
+from scipy import sparse
 
 from knowledge.embed import Embedder
 from knowledge.text import DEFAULT_SYNONYMS, char_ngrams, for_embedding, normalize
@@ -63,6 +63,32 @@ class Result:
     hits: list[Hit] = field(default_factory=list)
 
 
+def _tfidf(docs: Sequence[str]) -> tuple[dict[str, int], np.ndarray, sparse.csc_matrix | None]:
+    """Character n-gram TF-IDF of ``docs``: sublinear tf, smoothed idf, rows of unit length.
+
+    Column-major: a question touches few n-grams, so scoring slices those columns only.
+    """
+    if not docs:
+        return {}, np.empty(0), None
+    vocabulary: dict[str, int] = {}
+    rows, cols, counts = [], [], []
+    for row, doc in enumerate(docs):
+        tally: dict[int, int] = {}
+        for gram in char_ngrams(doc):
+            column = vocabulary.setdefault(gram, len(vocabulary))
+            tally[column] = tally.get(column, 0) + 1
+        rows += [row] * len(tally)
+        cols += list(tally)
+        counts += list(tally.values())
+    tf = 1.0 + np.log(np.asarray(counts, dtype=np.float64))
+    df = np.bincount(np.asarray(cols), minlength=len(vocabulary))
+    idf = np.log((1 + len(docs)) / (1 + df)) + 1.0
+    matrix = sparse.csr_matrix((tf * idf[cols], (rows, cols)), shape=(len(docs), len(vocabulary)))
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    matrix = sparse.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ matrix
+    return vocabulary, idf, matrix.tocsc()
+
+
 def decide(hits: Sequence[Hit], thresholds: Thresholds) -> str:
     if not hits or hits[0].score < thresholds.suggest:
         return "handoff"
@@ -79,11 +105,7 @@ class KnowledgeIndex:
         self.synonyms = dict(synonyms)
         self.embedder = embedder
         docs = [self._doc_text(e) for e in self.entries]
-        self._vectorizer = TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True)
-        # Column-major: a question touches few n-grams, so scoring slices those columns only.
-        self._matrix = self._vectorizer.fit_transform(docs).tocsc() if docs else None
-        self._vocabulary: dict[str, int] = dict(self._vectorizer.vocabulary_) if docs else {}
-        self._idf = self._vectorizer.idf_ if docs else np.empty(0)
+        self._vocabulary, self._idf, self._matrix = _tfidf(docs)
         self._keys = [[normalize(t, self.synonyms) for t in (e.question, *e.aliases)] for e in self.entries]
         self._position = {e.article_id: i for i, e in enumerate(self.entries)}
         # -1 = "any": an article for every hospital, or not tied to one system.
@@ -118,8 +140,7 @@ class KnowledgeIndex:
         return np.vstack(blocks).astype(np.float32), np.asarray(starts)
 
     def _query_vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The question's TF-IDF vector as the fitted vectorizer would make it (sublinear tf, l2),
-        computed directly: scikit-learn's transform costs milliseconds of input checking per call."""
+        """The question's TF-IDF vector over the articles' vocabulary (sublinear tf, l2)."""
         counts: dict[int, int] = {}
         for gram in char_ngrams(text):
             column = self._vocabulary.get(gram)

@@ -155,7 +155,7 @@ def test_a_separate_worker_process_does_the_work(var: Path) -> None:
                 assert time.monotonic() < deadline and web.poll() is None
                 time.sleep(0.1)
         nurse = next(p for p in people if p["name"] == "陈静")
-        httpx.post(f"{base}/chat/api/messages", json={"person_id": nurse["id"], "text": "透析记录保存失败",
+        httpx.post(f"{base}/chat/api/messages", json={"person_id": nurse["id"], "text": "透析室所有电脑都登不上透析系统了",
                                                        "client_id": "worker-test-1"})
         while not any("工单号 #1" in line["text"]
                       for line in httpx.get(f"{base}/chat/api/lines", params={"person_id": nurse["id"]}).json()):
