@@ -182,7 +182,24 @@ class Runtime:
             self.loop.call_soon_threadsafe(event.set)
 
     async def run_inbound(self) -> None:
+        await asyncio.to_thread(self.warm_up)
         await self._run(self.process_next, self.inbound_wake, "inbound")
+
+    def warm_up(self) -> None:
+        """Load the sentence encoder and build the knowledge index before the first message needs them.
+
+        Done inside a message's transaction, the first load (seconds) would hold
+        SQLite's write lock and make the WeCom callback wait.
+        """
+        if self.bot.config.kb is None:
+            return
+        try:
+            from knowledge import warm_up
+
+            with self.db.session() as session:
+                warm_up(session)
+        except Exception:
+            log.exception("knowledge base warm-up failed; the first question will load it")
 
     async def run_outbox(self) -> None:
         await self._run(lambda: self.deliver_due() > 0, self.outbox_wake, "outbox")

@@ -20,6 +20,7 @@ from knowledge.service import (
     near_duplicates,
     record_feedback,
     save_article,
+    warm_up,
 )
 from knowledge.text import normalize
 
@@ -27,5 +28,5 @@ __all__ = [
     "Article", "ArticleInput", "ArticleStatus", "ArticleVersion", "Feedback", "Hit", "ImportReport",
     "KnowledgeError", "KnowledgeIndex", "Result", "Synonym", "Thresholds", "ask", "decide", "draft_from_ticket",
     "export_jsonl", "failing_articles", "hit_json", "import_path", "near_duplicates", "normalize",
-    "record_feedback", "save_article",
+    "record_feedback", "save_article", "warm_up",
 ]

@@ -285,6 +285,12 @@ def index_for(session: Session, embedder: Embedder | None = None) -> KnowledgeIn
     return index
 
 
+def warm_up(session: Session) -> None:
+    """Load the encoder's weights (outside any lock-holding work) and build this database's index."""
+    shared_embedder().encode(["预热"])
+    index_for(session)
+
+
 def build_index(session: Session, embedder: Embedder | None) -> KnowledgeIndex:
     stmt = select(Article).where(Article.status == ArticleStatus.PUBLISHED).order_by(col(Article.id))
     entries = [

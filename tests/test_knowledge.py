@@ -240,3 +240,11 @@ def test_kb_cli_import_and_export(kb_env: Env, tmp_path: Path) -> None:
     exported = subprocess.run([HELPDESK, "kb", "export"], env=env, capture_output=True, text=True, timeout=120)
     keys = [json.loads(line)["id"] for line in exported.stdout.splitlines()]
     assert keys == ["drg-export", "drg-homepage", "einv-red", "oa-pw"]
+
+
+def test_workers_warm_the_index_before_the_first_message(kb_env: Env) -> None:
+    from knowledge import service as kb_service
+
+    kb_service._INDEXES.clear()
+    kb_env.runtime.warm_up()
+    assert str(kb_env.db.engine.url) in kb_service._INDEXES
