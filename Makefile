@@ -13,7 +13,7 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test test-deps
 	$(BIN)/python -m pytest
 
-# Debian packages the tests drive for real (Chromium for the admin panel);
+# Debian packages the tests drive for real (Chromium for the admin panel, Dovecot for mail);
 # installed when we may (root, as in CI), otherwise those tests skip and say why.
 test-deps:
 	@sh .ci/install-debian-test-deps
