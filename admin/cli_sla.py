@@ -374,14 +374,19 @@ def cmd_calendar_confirm(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _hospital(session: Session, key: str) -> Hospital:
+    hospital = session.exec(select(Hospital).where(Hospital.key == key)).first()
+    if hospital is None:
+        raise _Fail(f"没有医院「{key}」。")
+    return hospital
+
+
 @_guard
 def cmd_calendar_hospital(settings: Settings, args: argparse.Namespace) -> int:
     db = _db(settings)
     actor = _editor()
     with db.session() as session:
-        hospital = session.exec(select(Hospital).where(Hospital.key == args.hospital)).first()
-        if hospital is None:
-            raise _Fail(f"没有医院「{args.hospital}」。")
+        hospital = _hospital(session, args.hospital)
         set_hospital_day(session, hospital.id or 0, args.day, args.workday, args.note, utcnow())
         n = _after_edit(session, actor, "calendar.hospital_day_set", hospital.id, hospital=hospital.key,
                         day=args.day.isoformat(), is_workday=args.workday, note=args.note)
@@ -395,9 +400,7 @@ def cmd_calendar_hours(settings: Settings, args: argparse.Namespace) -> int:
     db = _db(settings)
     actor = _editor()
     with db.session() as session:
-        hospital = session.exec(select(Hospital).where(Hospital.key == args.hospital)).first()
-        if hospital is None:
-            raise _Fail(f"没有医院「{args.hospital}」。")
+        hospital = _hospital(session, args.hospital)
         if args.spec:
             hours = _parse_hours(args.spec)
             old = hospital.working_hours

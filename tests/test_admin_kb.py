@@ -21,18 +21,13 @@ from knowledge.embed import shared_embedder
 from tests.conftest import Env, FakeClock, live_server, make_env
 from tests.helpers import chat, tickets
 from tests.test_admin_sla import add_account, audits, logged_in, table, text_of
+from tests.test_knowledge import ARTICLES as KB_ARTICLES
 from tickets import service
 from tickets.audit import Actor
 from tickets.models import Hospital, Ticket
 
 ARTICLES = [
-    {"id": "drg-export", "system": "DRG智能化综合管理系统", "question": "怎么导出科室的DRG分组明细",
-     "answer": "1. 进入【统计分析】→【分组明细】\n2. 选择科室和日期\n3. 点【导出Excel】",
-     "aliases": ["分组明细导出", "科室入组情况怎么下载"], "hospital": "wuhan-central"},
-    {"id": "drg-homepage", "system": "DRG", "question": "病案首页诊断填错了怎么修改",
-     "answer": "在【病案首页】→【诊断信息】里修改后点【重新分组】。", "aliases": ["首页诊断改错"]},
-    {"id": "einv-red", "system": "医疗电子票据管理系统", "question": "电子票据开错了怎么冲红",
-     "answer": "【票据管理】→【票据查询】找到该票，点【冲红】并填写原因。", "aliases": ["票据红冲"], "hospital": "gdph"},
+    *KB_ARTICLES,
     {"id": "oa-pwd", "system": "某个没签合同的系统", "question": "办公系统密码忘了怎么重置",
      "answer": "在登录页点【忘记密码】，用手机验证码重置。", "status": "draft"},
 ]
