@@ -25,7 +25,7 @@ from admin.migrate import NotMigrated, check_current, migrate
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
 from intake import InboundRecord, journal
-from sla import SlaPolicy
+from sla import policy_from
 from tickets import Database, outbox, people, service, utcnow
 from tickets.clocks import clocks_of
 from tickets.models import Account, Contract, CoveredSystem, Hospital, Outbox, OutboxStatus, Person, Ticket
@@ -357,7 +357,7 @@ def ticket_record(session: Session, t: Ticket, *, with_messages: bool = False) -
     def local(ts: datetime | None) -> str | None:  # the hospital's own clock, for people reading it
         return ts.astimezone(tz).isoformat() if ts else None
 
-    level = SlaPolicy.model_validate(contract.sla_policy).level(t.severity) if contract else None
+    level = policy_from(contract.sla_policy).level(t.severity) if contract else None
     record: dict[str, Any] = {
         "number": t.id, "status": t.status, "hospital": hospital.name if hospital else None,
         "hospital_key": hospital.key if hospital else None, "contract": contract.key if contract else None,

@@ -35,6 +35,7 @@ from sla import (
     SlaPolicy,
     WorkingWeek,
     deadlines,
+    policy_from,
     statutory,
 )
 from sla.calendar import WEEKDAY_NAMES_ZH
@@ -170,7 +171,7 @@ def _context(settings: Settings, key: str) -> SlaContext:
                 if contract is not None:
                     hospital = session.get(Hospital, contract.hospital_id)
                     assert hospital is not None
-                    return SlaContext(key, SlaPolicy.model_validate(contract.sla_policy),
+                    return SlaContext(key, policy_from(contract.sla_policy),
                                       calendars_for(session, hospital), "contract")
         finally:
             db.dispose()
@@ -374,6 +375,13 @@ def cmd_calendar_confirm(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _contract(session: Session, key: str) -> Contract:
+    contract = session.exec(select(Contract).where(Contract.key == key)).first()
+    if contract is None:
+        raise _Fail(f"没有合同「{key}」。")
+    return contract
+
+
 def _hospital(session: Session, key: str) -> Hospital:
     hospital = session.exec(select(Hospital).where(Hospital.key == key)).first()
     if hospital is None:
@@ -457,9 +465,7 @@ def cmd_policy_import(settings: Settings, args: argparse.Namespace) -> int:
     db = _db(settings)
     actor = _editor()
     with db.session() as session:
-        contract = session.exec(select(Contract).where(Contract.key == args.contract)).first()
-        if contract is None:
-            raise _Fail(f"没有合同「{args.contract}」。")
+        contract = _contract(session, args.contract)
         old = contract.sla_policy
         contract.sla_policy = policy.model_dump(mode="json")
         session.add(contract)
@@ -475,10 +481,8 @@ def cmd_policy_import(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_policy_export(settings: Settings, args: argparse.Namespace) -> int:
     db = _db(settings)
     with db.session() as session:
-        contract = session.exec(select(Contract).where(Contract.key == args.contract)).first()
-        if contract is None:
-            raise _Fail(f"没有合同「{args.contract}」。")
-        data = SlaPolicy.model_validate(contract.sla_policy).model_dump(mode="json", exclude_none=True)
+        contract = _contract(session, args.contract)
+        data = policy_from(contract.sla_policy).model_dump(mode="json", exclude_none=True)
     if args.format == "json":
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
@@ -490,9 +494,7 @@ def cmd_policy_export(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_report(settings: Settings, args: argparse.Namespace) -> int:
     db = _db(settings)
     with db.session() as session:
-        contract = session.exec(select(Contract).where(Contract.key == args.contract)).first()
-        if contract is None:
-            raise _Fail(f"没有合同「{args.contract}」。")
+        contract = _contract(session, args.contract)
         data = report_json(contract_report(session, contract, args.start, args.end, utcnow()))
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))

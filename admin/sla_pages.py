@@ -26,6 +26,7 @@ from sla import (
     CalendarError,
     SlaPolicy,
     WorkingWeek,
+    policy_from,
 )
 from sla.describe import HEADERS, ClockRow, clock_rows
 from sla.policy import PenaltyRule
@@ -354,7 +355,7 @@ def contract_rows(session: Session, hospital_id: int | None) -> list[ContractRow
     hospitals = {h.id: h.name for h in session.exec(select(Hospital))}
     rows = []
     for c in contracts_in_scope(session, hospital_id):
-        policy = SlaPolicy.model_validate(c.sla_policy)
+        policy = policy_from(c.sla_policy)
         rows.append(ContractRow(key=c.key, name=c.name, hospital=hospitals.get(c.hospital_id, ""),
                                 amount=yuan(c.amount_yuan), period=_period(c), active=c.active, policy=policy.name,
                                 levels="、".join(lvl.name for lvl in policy.levels)))
@@ -413,7 +414,7 @@ class ContractPage:
 def contract_page(session: Session, contract: Contract) -> ContractPage:
     hospital = session.get(Hospital, contract.hospital_id)
     assert hospital is not None
-    policy = SlaPolicy.model_validate(contract.sla_policy)
+    policy = policy_from(contract.sla_policy)
     preset = contract.key if contract.key in PRESETS else None
     same = preset is not None and PRESETS[preset].model_dump(mode="json") == policy.model_dump(mode="json")
     systems = list(session.exec(select(CoveredSystem).where(CoveredSystem.contract_id == contract.id)
@@ -477,7 +478,7 @@ def report_page(session: Session, contract: Contract, start: date, end: date, no
     cr = contract_report(session, contract, start, end, now)
     data = report_json(cr)
     tz = cr.hospital.timezone
-    policy = SlaPolicy.model_validate(contract.sla_policy)
+    policy = policy_from(contract.sla_policy)
     levels = {lvl.code: lvl.name for lvl in policy.levels}
     rules = {r.code: r.name for r in policy.penalties}
     sample: dict[str, Any] = data["sample"]  # type: ignore[assignment]

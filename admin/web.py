@@ -23,7 +23,7 @@ from admin.runtime import Runtime
 from admin.sla_pages import FormError
 from intake import journal
 from knowledge import Article, Synonym
-from sla import SlaPolicy
+from sla import policy_from
 from tickets import outbox, service
 from tickets.audit import Actor, audit
 from tickets.calendars import confirm_year, confirmed_years, set_hospital_day, set_statutory_day
@@ -161,7 +161,7 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
             stmt = stmt.where(Ticket.hospital_id == hospital_id)
         tickets = list(session.exec(stmt).all())
     hospitals = {h.id: h for h in session.exec(select(Hospital))}
-    policies = {c.id: SlaPolicy.model_validate(c.sla_policy) for c in session.exec(select(Contract))}
+    policies = {c.id: policy_from(c.sla_policy) for c in session.exec(select(Contract))}
     systems = {s.id: s.name for s in session.exec(select(CoveredSystem))}
     people = service.people_by_id(session, {t.reporter_id for t in tickets})
     rows = []

@@ -30,6 +30,7 @@ from sla.policy import (
     PenaltyRule,
     SeverityLevel,
     SlaPolicy,
+    policy_from,
 )
 from sla.presets import PRESETS, READINGS
 from sla.report import EvaluationReport, evaluation_report, grade
@@ -39,5 +40,5 @@ __all__ = [
     "STOP_EVENTS", "Calendar", "CalendarError", "Calendars", "ClockSpec", "ClockState", "ClockVariant",
     "DayRules", "EvaluationReport", "Pause", "PenaltyItem", "PenaltyRule", "PenaltySummary", "SeverityLevel",
     "SlaPolicy", "TicketFacts", "TicketOutcome", "WorkingDays", "WorkingHours", "WorkingWeek", "add", "assess",
-    "deadlines", "elapsed", "evaluate", "evaluation_report", "grade",
+    "deadlines", "elapsed", "evaluate", "evaluation_report", "grade", "policy_from",
 ]

@@ -177,29 +177,31 @@ def evaluate_clock(name: str, spec: ClockSpec, facts: TicketFacts, calendars: Ca
     )
 
 
-# Policies are pydantic documents; resolving a clock's target for a kind and a
-# report time is asked for every clock of every ticket, so the answers are kept.
-_RESOLVED: dict[tuple[int, str, bool], tuple[ClockSpec, tuple[timedelta, str, str] | None]] = {}
-_HOURS: dict[int, tuple[ClockSpec, bool]] = {}
+# Resolving a clock's target for a kind of work and a report time is asked for
+# every clock of every ticket; policies are shared (sla.policy_from), so the
+# answers are kept per clock spec. The spec is kept in its entry, so its id
+# cannot be reused by another object while the entry lives.
+_SPECS: dict[int, tuple[ClockSpec, bool, dict[tuple[str, bool], tuple[timedelta, str, str] | None]]] = {}
+
+
+def _spec_entry(spec: ClockSpec) -> tuple[ClockSpec, bool, dict[tuple[str, bool], tuple[timedelta, str, str] | None]]:
+    entry = _SPECS.get(id(spec))
+    if entry is None or entry[0] is not spec:
+        if len(_SPECS) > 4096:
+            _SPECS.clear()
+        entry = _SPECS[id(spec)] = (spec, spec.depends_on_report_hours, {})
+    return entry
 
 
 def _resolve(spec: ClockSpec, kind: str, in_hours: bool) -> tuple[timedelta, str, str] | None:
-    key = (id(spec), kind, in_hours)
-    hit = _RESOLVED.get(key)
-    if hit is None or hit[0] is not spec:  # the spec is kept in the entry, so its id cannot be reused
-        if len(_RESOLVED) > 4096:
-            _RESOLVED.clear()
-        hit = _RESOLVED[key] = (spec, spec.resolve(kind, in_hours))
-    return hit[1]
+    resolved = _spec_entry(spec)[2]
+    if (kind, in_hours) not in resolved:
+        resolved[(kind, in_hours)] = spec.resolve(kind, in_hours)
+    return resolved[(kind, in_hours)]
 
 
 def _depends_on_report_hours(spec: ClockSpec) -> bool:
-    hit = _HOURS.get(id(spec))
-    if hit is None or hit[0] is not spec:
-        if len(_HOURS) > 4096:
-            _HOURS.clear()
-        hit = _HOURS[id(spec)] = (spec, spec.depends_on_report_hours)
-    return hit[1]
+    return _spec_entry(spec)[1]
 
 
 def _utc(instant: datetime) -> datetime:

@@ -10,8 +10,10 @@ when the report arrived and with the kind of work.
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -275,3 +277,19 @@ class SlaPolicy(BaseModel):
         for lvl in self.levels:
             seen.update(dict.fromkeys(lvl.clocks))
         return list(seen)
+
+
+def policy_from(document: dict[str, Any]) -> SlaPolicy:
+    """The policy stored on a contract, validated once per distinct document.
+
+    Every clock evaluation, queue row and bot message reads the contract's policy;
+    validating the same JSON each time was most of their cost. The returned
+    object is shared: treat it as read-only (``model_copy(deep=True)`` to edit).
+    """
+    # Key order is kept: it is the order levels, clocks and amounts are shown in.
+    return _policy_from_json(json.dumps(document, ensure_ascii=False))
+
+
+@lru_cache(maxsize=64)
+def _policy_from_json(text: str) -> SlaPolicy:
+    return SlaPolicy.model_validate_json(text)

@@ -303,3 +303,19 @@ def test_a_hospital_working_saturday_mornings() -> None:
     assert day_hours("2026-02-21") == timedelta(0)  # a Spring Festival Saturday: off
     assert day_hours("2026-02-14") == timedelta(hours=8)  # make-up Saturday: a weekday's hours
     assert day_hours("2026-03-08") == timedelta(0)  # Sunday
+
+
+def test_stored_policies_are_validated_once_and_keep_their_order() -> None:
+    from sla import policy_from
+
+    document = PRESETS["wuhan-central-drg"].model_dump(mode="json")
+    first, again = policy_from(document), policy_from(json_copy(document))
+    assert first is again  # the same stored document is not validated twice
+    assert list(first.level("fatal").clocks) == ["response", "onsite", "resolution"]
+    assert first == PRESETS["wuhan-central-drg"]
+
+
+def json_copy(document: dict[str, object]) -> dict[str, object]:
+    import json
+
+    return json.loads(json.dumps(document))

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from sla import Calendars, ClockState, Pause, SlaPolicy, TicketFacts, evaluate
+from sla import Calendars, ClockState, Pause, TicketFacts, evaluate, policy_from
 from tickets.audit import SYSTEM, Actor, audit
 from tickets.calendars import calendars_for
 from tickets.models import (
@@ -46,7 +46,7 @@ def evaluate_ticket(session: Session, ticket: Ticket, now: datetime,
     hospital = session.get(Hospital, ticket.hospital_id)
     assert contract is not None and hospital is not None
     calendars = calendars or calendars_for(session, hospital)
-    return evaluate(SlaPolicy.model_validate(contract.sla_policy), facts_of(session, ticket), calendars, now)
+    return evaluate(policy_from(contract.sla_policy), facts_of(session, ticket), calendars, now)
 
 
 def clocks_of(session: Session, ticket_id: int) -> list[TicketClock]:

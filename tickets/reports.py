@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
-from sla import EvaluationReport, SlaPolicy, TicketOutcome, evaluation_report
+from sla import EvaluationReport, TicketOutcome, evaluation_report, policy_from
 from tickets.calendars import calendars_for
 from tickets.clocks import evaluate_ticket
 from tickets.models import Contract, CoveredSystem, Hospital, Ticket
@@ -49,7 +49,7 @@ def contract_report(session: Session, contract: Contract, start: date, end: date
                       system_amount=amounts.get(t.system_id) if t.system_id else None)
         for number, t in tickets.items()
     ]
-    policy = SlaPolicy.model_validate(contract.sla_policy)
+    policy = policy_from(contract.sla_policy)
     report = evaluation_report(policy, outcomes, contract.amount_yuan, sample=sample)
     return ContractReport(contract=contract, hospital=hospital, start=start, end=end, report=report, tickets=tickets)
 

@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlmodel import Session, col, select
 
-from sla import CAUSES, KINDS, PAUSE_REASONS, SlaPolicy
+from sla import CAUSES, KINDS, PAUSE_REASONS, SlaPolicy, policy_from
 from tickets import clocks, outbox
 from tickets.audit import BOT, SYSTEM, Actor, audit  # noqa: F401  (callers use service.BOT)
 from tickets.models import (
@@ -44,7 +44,7 @@ class TicketError(Exception):
 
 
 def policy_of(contract: Contract) -> SlaPolicy:
-    return SlaPolicy.model_validate(contract.sla_policy)
+    return policy_from(contract.sla_policy)
 
 
 # -- lookups ------------------------------------------------------------------
