@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from admin import chat, web
+from admin import chat, mail, web
 from admin.migrate import check_current
 from admin.runtime import Clock, Runtime, WeComChannel
 from admin.settings import Settings
@@ -42,9 +42,19 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, db: Database | N
             log.warning("wecom: HELPDESK_WECOM_ENGINEER_CHATID not set; new tickets are posted to the web chat only")
     else:
         log.warning("wecom: sending is off (HELPDESK_WECOM_CORP_ID / _SECRET / _AGENT_ID not all set)")
+    if settings.mail_send_enabled:
+        remote["email"] = mail.EmailChannel(db, mail.smtp_config(settings), settings.mail_secret(),
+                                            mail.own_mail(settings))
+    else:
+        log.warning("mail: sending is off (HELPDESK_SMTP_HOST / HELPDESK_MAIL_FROM not set)")
     kb = KbConfig(Thresholds(settings.kb_answer, settings.kb_suggest, settings.kb_margin)) if settings.kb_enabled \
         else None
-    return Runtime(db=db, bot=Bot(BotConfig(engineer_routes=routes, kb=kb)), clock=clock, remote=remote)
+    config = BotConfig(engineer_routes=routes, kb=kb, mail=mail.bot_mail_config(settings))
+    runtime = Runtime(db=db, bot=Bot(config), clock=clock, remote=remote)
+    runtime.pollers = mail.pollers(settings, db, clock, on_new=runtime.wake_inbound)
+    if not runtime.pollers:
+        log.warning("mail: intake is off (HELPDESK_IMAP_HOST not set, no [[mailboxes]] in the config file)")
+    return runtime
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runtime: Runtime | None = None) -> FastAPI:
@@ -57,7 +67,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runti
         runtime.attach(asyncio.get_running_loop())
         tasks = []
         if settings.workers:
-            tasks = [asyncio.create_task(runtime.run_inbound()), asyncio.create_task(runtime.run_outbox())]
+            tasks = [asyncio.create_task(job) for job in runtime.jobs()]
         try:
             yield
         finally:

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from admin import cli_kb, cli_sla
+from admin import cli_kb, cli_mail, cli_sla
 from admin.migrate import NotMigrated, check_current, migrate
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--port", type=int)
     s.set_defaults(run=cmd_serve)
 
-    s = sub.add_parser("worker", help="只运行后台处理（收到的消息、待发送消息），不提供 Web 服务")
+    s = sub.add_parser("worker", help="只运行后台处理（收到的消息、待发送消息、邮箱收取），不提供 Web 服务")
     s.set_defaults(run=cmd_worker)
 
     s = sub.add_parser("migrate", help="把数据库结构升级到当前版本")
@@ -114,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cli_sla.add_parsers(sub)
     cli_kb.add_parsers(sub, _db)
+    cli_mail.add_parsers(sub, _db)
     return p
 
 
@@ -153,7 +154,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run() -> None:
         runtime.attach(asyncio.get_running_loop())
-        await asyncio.gather(runtime.run_inbound(), runtime.run_outbox())
+        await asyncio.gather(*runtime.jobs())
 
     print("后台处理已启动（Ctrl+C 停止）。", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

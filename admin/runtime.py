@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 from sqlmodel import Session
@@ -21,6 +21,9 @@ from intake import InboundMessage, journal, webchat
 from intake.wecom import WeComClient, WeComError
 from tickets import Database, outbox, service
 from tickets.models import Outbox
+
+if TYPE_CHECKING:
+    from intake.email.poller import MailboxPoller
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,8 @@ class DeliveryFailed(Exception):
 class RemoteChannel(Protocol):
     """A channel reached over the network: called outside any transaction."""
 
-    def send(self, recipient: str, text: str, *, possible_duplicate: bool = False) -> str | None: ...
+    def send(self, row: Outbox) -> str | None:
+        """Deliver one outbox row; ``row.maybe_delivered``: an earlier attempt may have arrived."""
 
 
 class WeComChannel:
@@ -49,7 +53,8 @@ class WeComChannel:
     def __init__(self, client: WeComClient) -> None:
         self.client = client
 
-    def send(self, recipient: str, text: str, *, possible_duplicate: bool = False) -> str | None:
+    def send(self, row: Outbox) -> str | None:
+        recipient, text, possible_duplicate = row.recipient, row.text, row.maybe_delivered
         try:
             if recipient.startswith("chat:"):
                 # appchat/send has no duplicate check: a group notice may repeat after a crash.
@@ -74,6 +79,7 @@ class Runtime:
     inbound_wake: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
     loop: asyncio.AbstractEventLoop | None = None
+    pollers: list[MailboxPoller] = field(default_factory=list)
 
     # -- intake -----------------------------------------------------------------------
 
@@ -148,7 +154,7 @@ class Runtime:
         try:
             if channel is None:
                 raise DeliveryFailed(f"channel {row.channel} is off (not configured)")
-            external_id = channel.send(row.recipient, row.text, possible_duplicate=row.maybe_delivered)
+            external_id = channel.send(row)
         except DeliveryFailed as exc:
             log.warning("outbox %s to %s:%s failed (attempt %s): %s", row.id, row.channel, row.recipient,
                         row.attempts + 1, exc)
@@ -176,6 +182,14 @@ class Runtime:
         """Bind the wake-up events to the loop the workers run on (called from inside it)."""
         self.loop = loop
         self.inbound_wake, self.outbox_wake = asyncio.Event(), asyncio.Event()
+
+    def wake_inbound(self) -> None:
+        """Called by intake (e.g. a mail poller's thread) when it journaled something new."""
+        self._wake(self.inbound_wake)
+
+    def jobs(self) -> list[Coroutine[Any, Any, None]]:
+        """Everything that runs in the background: inbound, outbox, one poller per mailbox."""
+        return [self.run_inbound(), self.run_outbox(), *(p.run() for p in self.pollers)]
 
     def _wake(self, event: asyncio.Event) -> None:
         if self.loop is not None and not self.loop.is_closed():

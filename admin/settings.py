@@ -5,12 +5,14 @@ directory), then the embedded defaults (SQLite under ``var/``).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -66,6 +68,32 @@ class Settings(BaseSettings):
     wecom_api_base: str = WECOM_API_BASE
     wecom_engineer_chatid: str = ""
 
+    # Mail intake (IMAP). The first mailbox from these; more as [[mailboxes]] tables in the config
+    # file with the same keys without the "imap_" prefix, plus "name".
+    imap_host: str = ""
+    imap_port: int | None = None
+    imap_tls: Literal["none", "starttls", "ssl"] = "ssl"
+    imap_user: str = ""
+    imap_password: str = ""
+    imap_folder: str = "INBOX"
+    imap_processed_folder: str = ""  # move taken mail here; empty: never change the mailbox
+    imap_hospital: str = ""  # hospital key for senders of no known domain
+    mailboxes: list[dict[str, Any]] = Field(default_factory=list)
+    # Mail sending (SMTP)
+    smtp_host: str = ""
+    smtp_port: int | None = None
+    smtp_tls: Literal["none", "starttls", "ssl"] = "starttls"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_from: str = ""  # e.g. "维保服务台 <helpdesk@vendor.example>"
+    mail_domain: str = ""  # right-hand side of our Message-IDs; default: the domain of mail_from
+    mail_ca_file: str = ""  # a private CA to trust for IMAP and SMTP (hospital intranets)
+    mail_poll_s: float = Field(default=60.0, gt=0)  # polling interval where the server has no IDLE
+    mail_idle_s: float = Field(default=300.0, gt=0)
+    mail_reopen_days: int = Field(default=14, ge=0)  # a reply to a ticket closed longer ago opens a new one
+    mail_max_attachment_mb: float = Field(default=10.0, gt=0)
+    mail_new_ticket_limit: int = Field(default=10, ge=1)  # new threads per sender in 10 minutes before parking
+
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
 
     @classmethod
@@ -85,6 +113,14 @@ class Settings(BaseSettings):
     @property
     def wecom_send_enabled(self) -> bool:
         return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_agent_id)
+
+    @property
+    def mail_send_enabled(self) -> bool:
+        return bool(self.smtp_host and self.mail_from)
+
+    def mail_secret(self) -> str:
+        """The key that signs our Message-IDs: derived from the installation secret, never shown."""
+        return hmac.new(self.session_secret().encode(), b"helpdesk mail thread ids", hashlib.sha256).hexdigest()
 
     def ensure_var_dir(self) -> None:
         self.var_dir.mkdir(parents=True, exist_ok=True)

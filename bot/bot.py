@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import kb_flow, state, texts
+from bot import kb_flow, mail_flow, state, texts
 from bot.commands import HELP, Command, Verb, normalize, parse
 from bot.triage import looks_like_outage
 from intake import InboundMessage
@@ -42,6 +42,8 @@ class BotConfig:
     written_channels: frozenset[str] = frozenset({"wecom", "webchat", "email"})
     # The knowledge base answers first messages when set; None: every report opens a ticket.
     kb: kb_flow.KbConfig | None = None
+    # Mail threading and limits; None: mail is still handled, threading by our ids is then off.
+    mail: mail_flow.MailConfig | None = None
 
 
 class Bot:
@@ -51,6 +53,9 @@ class Bot:
     def handle(self, session: Session, msg: InboundMessage, now: datetime) -> None:
         if msg.msg_type == "event":
             log.info("bot: event %s from %s ignored", msg.raw.get("Event"), msg.sender)
+            return
+        if msg.channel == "email":
+            mail_flow.handle(self, session, msg, now)
             return
         person = self._identify(session, msg)
         if person is None:
@@ -132,7 +137,7 @@ class Bot:
                           article_id=step.failed_article)
 
     def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract,
-              reports: list[Report], now: datetime) -> Ticket:
+              reports: list[Report], now: datetime, *, note: str = "") -> Ticket:
         """Open the ticket from the first report; later ones (kept while the knowledge base tried) follow."""
         report, *more = reports
         systems = service.systems_of(session, contract.id or 0)
@@ -145,7 +150,7 @@ class Bot:
         policy = service.policy_of(contract)
         if len(policy.levels) == 1:
             service.set_severity(session, ticket, policy.most_urgent.code, service.BOT, now)
-        ack = (f"已收到您的报障，工单号 #{ticket.id}。\n"
+        ack = (note + ("\n" if note else "") + f"已收到您的报障，工单号 #{ticket.id}。\n"
                f"{texts.deadline_line(ticket.response_due_at, now, hospital.timezone)}\n"
                "工程师接单后会在这里回复您。")
         ask = self._next_question(session, ticket, person, now)
@@ -299,6 +304,7 @@ def _new_ticket_notice(session: Session, ticket: Ticket, reporter: Person, hospi
         f"内容：{ticket.summary}\n"
         f"{texts.deadline_line(ticket.response_due_at, now, hospital.timezone)}\n"
         f"接单请回复：接 {ticket.id}"
+        + (f"\n⚠ {reporter.review_note}" if reporter.review_note else "")
     )
 
 

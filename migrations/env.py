@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import bot.state  # noqa: F401  (registers the tables on SQLModel.metadata)
+import intake.email.store  # noqa: F401
 import intake.journal  # noqa: F401
 import intake.webchat  # noqa: F401
 import knowledge.models  # noqa: F401

@@ -169,7 +169,7 @@ def test_crash_after_wecom_accepted_does_not_deliver_twice(tmp_path: Path, db_ur
     with env.db.session() as session:
         leased = outbox.claim_due(session, clock())
     for row in [r for r in leased if r.channel == "wecom" and not r.recipient.startswith("chat:")]:
-        env.runtime.remote["wecom"].send(row.recipient, row.text)  # sent, then the process died before marking it
+        env.runtime.remote["wecom"].send(row)  # sent, then the process died before marking it
     clock.advance(seconds=outbox.LEASE.total_seconds() + 1)
     env.runtime.drain_outbox()
     assert {r.status for r in outbox_rows(env)} == {"sent"}

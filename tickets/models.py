@@ -65,6 +65,9 @@ class Hospital(SQLModel, table=True):
     # Working-hour windows per weekday, e.g. {"mon-fri": ["08:00-12:00", "13:00-18:00"]} (sla.WorkingWeek).
     working_hours: dict[str, list[str]] = Field(
         default_factory=lambda: {"mon-fri": ["08:00-18:00"]}, sa_column=Column(JSON, nullable=False))
+    # Mail domains of the hospital's staff (e.g. ["rmyy.example.cn"]): an unknown sender at one of
+    # them becomes a new person of this hospital, flagged for review.
+    mail_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Contract(SQLModel, table=True):
@@ -103,6 +106,8 @@ class Person(SQLModel, table=True):
     email: str | None = Field(default=None, unique=True, max_length=254)
     phone: str = Field(default="", max_length=32)
     active: bool = True
+    # Why an admin should look at this person ("" = nothing): e.g. created from an unknown mail address.
+    review_note: str = Field(default="", max_length=200)
 
 
 class Account(SQLModel, table=True):
@@ -141,6 +146,10 @@ class Ticket(SQLModel, table=True):
     cause: str | None = Field(default=None, max_length=32)
     # The pause reason in force (sla.PAUSE_REASONS), None when not paused.
     hold_reason: str | None = Field(default=None, max_length=32)
+    # The reporter wrote from an address of no known hospital: engineers verify before trusting it.
+    sender_unverified: bool = Field(default=False)
+    # A reply to a ticket closed long ago opens a new ticket that follows the old one.
+    follows_ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     response_due_at: datetime | None = _ts(default=None, nullable=True)
     # When the first human reply reached the reporter (stops the response clock).
     first_response_at: datetime | None = _ts(default=None, nullable=True)
@@ -166,6 +175,8 @@ class Message(SQLModel, table=True):
     # When our process received (or, outgoing, queued) it.
     received_at: datetime = _ts()
     is_written_report: bool = False
+    # Channel evidence, e.g. for mail: Message-ID, References, Date header, skew, To/Cc, mail item.
+    meta: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The channel's own id (WeCom MsgId, Message-ID, call id); unique per channel.
     external_id: str | None = Field(default=None, max_length=300)
     # Outgoing: True for a person's reply (counts as a response), False for the bot's.

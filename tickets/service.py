@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -105,6 +106,7 @@ class Report:
     channel_ts: datetime
     received_at: datetime
     is_written_report: bool = True
+    meta: dict[str, Any] | None = None  # channel evidence (mail: Message-ID, Date, Cc, …)
 
 
 def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contract: Contract,
@@ -157,7 +159,7 @@ def _add_report(session: Session, ticket: Ticket, reporter: Person, report: Repo
         ticket_id=ticket.id or 0, direction=Direction.IN, channel=report.channel, author_id=reporter.id,
         author_kind=AuthorKind.REPORTER, text=report.text, channel_ts=report.channel_ts,
         received_at=report.received_at, is_written_report=report.is_written_report,
-        external_id=report.external_id,
+        external_id=report.external_id, meta=report.meta,
     )
     session.add(message)
     session.flush()
