@@ -27,6 +27,11 @@ HOSPITALS = [
     ("gdph", "广东省人民医院"),
     ("liuzhou-workers", "柳州市工人医院"),
 ]
+# The staff's mail domains: a new address there becomes a person of that hospital (flagged for review).
+MAIL_DOMAINS = {
+    "wuhan-central": ["whcentral.example.cn"], "nanxishan": ["nxs.example.cn"], "shanxi-cancer": ["sxcancer.example.cn"],
+    "gdph": ["gdph.example.cn"], "liuzhou-workers": ["lzworkers.example.cn"],
+}
 
 # The 50 systems of seed 002's 维保服务清单, with what staff call them.
 SHANXI_SYSTEMS: list[tuple[str, list[str]]] = [
@@ -125,8 +130,10 @@ def _hospital(session: Session, key: str, name: str) -> Hospital:
     hospital = session.exec(select(Hospital).where(Hospital.key == key)).first()
     if hospital is None:
         hospital = Hospital(key=key, name=name)
-        session.add(hospital)
-        session.flush()
+    if not hospital.mail_domains:
+        hospital.mail_domains = MAIL_DOMAINS.get(key, [])
+    session.add(hospital)
+    session.flush()
     return hospital
 
 
