@@ -1,6 +1,7 @@
 """The admin panel: login, the ticket queue with live SLA countdowns, each ticket's
-clocks, the holiday calendar, the contracts' SLA, the evaluation report and the
-knowledge base (articles, review queue, synonyms, trying a question)."""
+clocks and files, the holiday calendar, the contracts' SLA, the evaluation report, the
+knowledge base (articles, review queue, synonyms, trying a question) and the mail
+intake (every mail dropped or held, releasing one, the hospitals' mail domains)."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import func
 from sqlmodel import Session, col, select
+from starlette.background import BackgroundTask
 
-from admin import kb_pages, sla_pages
+from admin import kb_pages, mail_pages, sla_pages
 from admin.passwords import hash_password, verify_password
 from admin.runtime import Runtime
 from admin.sla_pages import FormError
 from intake import journal
+from intake.email import store as mail_store
 from knowledge import Article, Synonym
 from sla import policy_from
 from tickets import outbox, service
@@ -212,7 +215,7 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         "direction": m.direction, "channel": m.channel, "author": people.get(m.author_id, "服务台机器人"),
         "author_kind": m.author_kind, "text": m.text, "channel_ts": _local(m.channel_ts, tz),
         "received_at": _local(m.received_at, tz), "delivered_at": _local(m.delivered_at, tz),
-        "written": m.is_written_report,
+        "written": m.is_written_report, "skew_note": mail_pages.skew_note(m.meta),
     } for m in rows]
     contract = session.get(Contract, ticket.contract_id)
     return TEMPLATES.TemplateResponse(request, "ticket.html", {
@@ -222,6 +225,7 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         "pauses": sla_pages.pause_views(session, number, tz, now),
         "events": sla_pages.event_views(session, number, tz),
         "kb_draft": kb_pages.draft_button(session, account, ticket),
+        "mail": mail_pages.ticket_mail(session, ticket),
     })
 
 
@@ -646,3 +650,114 @@ def ticket_kb_draft(number: str, request: Request, session: DbSession, account: 
     else:
         request.session["flash"] = f"工单 #{ticket.id} 已生成过知识库文章，以下是那篇文章。"
     return RedirectResponse(f"/admin/kb/{draft_id}", status_code=303)
+
+
+# -- mail intake ----------------------------------------------------------------------------------
+
+def _mail_page(request: Request, session: Session, account: Account, status: str = "", *, error: str = "",
+               code: int = 200, form: dict[str, str] | None = None) -> Response:
+    try:
+        statuses = mail_pages.parse_status(status)
+    except FormError as exc:
+        error, code, status, statuses = str(exc), 400, "", mail_pages.NOT_ACCEPTED
+    return TEMPLATES.TemplateResponse(request, "mail.html", {
+        "account": account, "page": mail_pages.mail_page(session, statuses), "status": status,
+        "statuses": mail_store.STATUS_ZH, "error": error, "notice": request.session.pop("flash", ""),
+        "form": form or {}, "limit": mail_pages.LIST_LIMIT,
+    }, status_code=code)
+
+
+def _mail_item(session: Session, item_id: str) -> mail_store.MailItem | None:
+    number = kb_pages.parse_id(item_id)
+    return session.get(mail_store.MailItem, number) if number else None
+
+
+@router.get("/admin/mail", response_class=HTMLResponse)
+def mail_list(request: Request, session: DbSession, account: CurrentAccount, status: str = "") -> Response:
+    """Admins only: held mail names senders and their words, whichever hospital they claim to be from."""
+    if not account.is_admin:
+        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
+    return _mail_page(request, session, account, kb_pages.clean(status)[:20])
+
+
+@router.post("/admin/mail/domains", response_class=HTMLResponse)
+def mail_domains_set(request: Request, session: DbSession, account: CurrentAccount,
+                     hospital: Annotated[str, Form()] = "", domains: Annotated[str, Form()] = "") -> Response:
+    """A hospital's mail domains decide which strangers' mail opens a ticket there: audited, admins only."""
+    form = {"hospital": hospital[:20], "domains": kb_pages.clean(domains)[:1000]}
+    if not account.is_admin:
+        return _error_page(request, account, mail_pages.ONLY_ADMINS_DOMAINS, 403)
+    number = kb_pages.parse_id(hospital)
+    target = session.get(Hospital, number) if number else None
+    try:
+        if target is None:
+            raise FormError("请选择医院。")
+        new = mail_pages.parse_domains(domains[:2000])
+        mail_pages.domain_clash(session, target, new)
+    except FormError as exc:
+        return _mail_page(request, session, account, error=str(exc), code=400, form=form)
+    old, target.mail_domains = list(target.mail_domains), new
+    session.add(target)
+    service.audit(session, _editor(account), "hospital.mail_domains_set", runtime_of(request).clock(),
+                  hospital=target.key, old=old, new=new)
+    request.session["flash"] = f"{target.name}的邮箱域名已设为：{'、'.join(new) or '（无）'}。"
+    return RedirectResponse(f"/admin/mail#hospital-{target.id}", status_code=303)
+
+
+@router.get("/admin/mail/{item_id}", response_class=HTMLResponse)
+def mail_item(item_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    if not account.is_admin:
+        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
+    item = _mail_item(session, item_id)
+    if item is None:
+        return _error_page(request, account, "没有找到这封邮件。", 404)
+    return TEMPLATES.TemplateResponse(request, "mail_item.html", {
+        "account": account, "view": mail_pages.item_view(session, item), "notice": request.session.pop("flash", ""),
+    })
+
+
+@router.get("/admin/mail/{item_id}/raw")
+def mail_raw(item_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    """The mail as it arrived, the evidence for a dispute; a download, never rendered."""
+    if not account.is_admin:
+        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
+    item = _mail_item(session, item_id)
+    if item is None:
+        return _error_page(request, account, "没有找到这封邮件。", 404)
+    return Response(item.raw, media_type="message/rfc822",
+                    headers=mail_pages.download_headers(f"mail-{item.id}.eml", inline=False))
+
+
+@router.post("/admin/mail/{item_id}/release", response_class=HTMLResponse)
+def mail_release(item_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    """Send a held mail on as a person's mail; the inbound worker is woken once the journal entry is committed."""
+    if not account.is_admin:
+        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
+    item = _mail_item(session, item_id)
+    if item is None:
+        return _error_page(request, account, "没有找到这封邮件。", 404)
+    runtime = runtime_of(request)
+    now = runtime.clock()
+    if not mail_store.release(session, item.id or 0, account.username, now):
+        return _error_page(request, account, f"邮件 #{item.id} 现在是「{mail_pages.status_text(item.status)}」，"
+                           "只有待审核、已忽略或处理出错的邮件可以放行。", 409)
+    audit(session, _editor(account), "mail.released", now, mail_item_id=item.id, sender=item.from_addr,
+          subject=item.subject)
+    request.session["flash"] = f"邮件 #{item.id} 已放行，将按正常来信处理（建单或补充到原工单）。"
+    # After the response's commit (the session dependency ends first): a worker woken earlier finds nothing.
+    return RedirectResponse(f"/admin/mail/{item.id}", status_code=303, background=BackgroundTask(runtime.wake_inbound))
+
+
+@router.get("/admin/attachments/{attachment_id}")
+def attachment_file(attachment_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
+    """A mail's file, to whoever may see its ticket; only raster images are shown inline."""
+    number = kb_pages.parse_id(attachment_id)
+    file = session.get(mail_store.MailAttachment, number) if number else None
+    ticket = session.get(Ticket, file.ticket_id) if file is not None and file.ticket_id else None
+    if file is None or not mail_pages.may_see(ticket, hospital_scope(session, account), account.is_admin):
+        return _error_page(request, account, "没有找到这个附件。", 404)
+    if file.data is None:
+        return _error_page(request, account, f"附件「{file.filename}」超过大小上限，未保存。", 404)
+    kind = mail_pages.media_type(file)
+    return Response(file.data, media_type=kind,
+                    headers=mail_pages.download_headers(file.filename, inline=kind in mail_pages.INLINE_TYPES))
