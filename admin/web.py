@@ -672,6 +672,13 @@ def _mail_item(session: Session, item_id: str) -> mail_store.MailItem | None:
     return session.get(mail_store.MailItem, number) if number else None
 
 
+def _mail_refusal(request: Request, account: Account) -> Response:
+    """Mail pages are admins' (held mail names senders and their words); then the item must exist."""
+    if not account.is_admin:
+        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
+    return _error_page(request, account, "没有找到这封邮件。", 404)
+
+
 @router.get("/admin/mail", response_class=HTMLResponse)
 def mail_list(request: Request, session: DbSession, account: CurrentAccount, status: str = "") -> Response:
     """Admins only: held mail names senders and their words, whichever hospital they claim to be from."""
@@ -706,11 +713,9 @@ def mail_domains_set(request: Request, session: DbSession, account: CurrentAccou
 
 @router.get("/admin/mail/{item_id}", response_class=HTMLResponse)
 def mail_item(item_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
-    if not account.is_admin:
-        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
     item = _mail_item(session, item_id)
-    if item is None:
-        return _error_page(request, account, "没有找到这封邮件。", 404)
+    if not account.is_admin or item is None:
+        return _mail_refusal(request, account)
     return TEMPLATES.TemplateResponse(request, "mail_item.html", {
         "account": account, "view": mail_pages.item_view(session, item), "notice": request.session.pop("flash", ""),
     })
@@ -719,11 +724,9 @@ def mail_item(item_id: str, request: Request, session: DbSession, account: Curre
 @router.get("/admin/mail/{item_id}/raw")
 def mail_raw(item_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
     """The mail as it arrived, the evidence for a dispute; a download, never rendered."""
-    if not account.is_admin:
-        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
     item = _mail_item(session, item_id)
-    if item is None:
-        return _error_page(request, account, "没有找到这封邮件。", 404)
+    if not account.is_admin or item is None:
+        return _mail_refusal(request, account)
     return Response(item.raw, media_type="message/rfc822",
                     headers=mail_pages.download_headers(f"mail-{item.id}.eml", inline=False))
 
@@ -731,11 +734,9 @@ def mail_raw(item_id: str, request: Request, session: DbSession, account: Curren
 @router.post("/admin/mail/{item_id}/release", response_class=HTMLResponse)
 def mail_release(item_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
     """Send a held mail on as a person's mail; the inbound worker is woken once the journal entry is committed."""
-    if not account.is_admin:
-        return _error_page(request, account, mail_pages.ONLY_ADMINS, 403)
     item = _mail_item(session, item_id)
-    if item is None:
-        return _error_page(request, account, "没有找到这封邮件。", 404)
+    if not account.is_admin or item is None:
+        return _mail_refusal(request, account)
     runtime = runtime_of(request)
     now = runtime.clock()
     if not mail_store.release(session, item.id or 0, account.username, now):

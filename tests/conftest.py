@@ -7,6 +7,7 @@ PostgreSQL tests run where ``HELPDESK_TEST_POSTGRES_URL`` names a server
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
@@ -57,12 +58,9 @@ def _postgres_server_url() -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty database of each kind, created for this test and dropped after it."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
-        return
+@contextlib.contextmanager
+def postgres_database() -> Iterator[str]:
+    """A PostgreSQL database of its own, dropped afterwards (skips with the reason where none is configured)."""
     server = make_url(_postgres_server_url())
     name = f"hd_test_{uuid.uuid4().hex[:12]}"
     admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
@@ -73,6 +71,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     finally:
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of each kind, created for this test and dropped after it."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'helpdesk.db'}"
+        return
+    with postgres_database() as url:
+        yield url
 
 
 @dataclass

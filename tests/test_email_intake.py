@@ -31,7 +31,7 @@ from intake.email import store
 from intake.email.imap import ImapConfig
 from intake.email.poller import MailboxPoller, PassResult
 from intake.email.store import MailAttachment, MailItem
-from tests.conftest import Env, FakeClock, make_env
+from tests.conftest import Env, FakeClock, make_env, postgres_database
 from tests.fakes import mail_corpus as mc
 from tests.fakes import mailserver
 from tests.fakes.mailserver import Dovecot
@@ -65,6 +65,13 @@ def report(sender: str, subject: str, body: str, *, date: datetime | None = None
             f"{__import__('base64').b64encode(subject.encode()).decode()}?=\r\nDate: {when}\r\n"
             f"Message-ID: {msgid}\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
             f"Content-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n").encode()
+
+
+def deliver_reports(server: Dovecot, count: int, prefix: str, minutes_ago: float) -> None:
+    """``count`` one-line reports from distinct people of the demo's 武汉市中心医院."""
+    for n in range(count):
+        server.deliver("helpdesk", report(f"{prefix}{n}@{HOSPITAL_DOMAIN}", f"问题 {prefix}{n}", "内容"),
+                       internaldate=real_now() - timedelta(minutes=minutes_ago))
 
 
 def poll(env: Env) -> PassResult:
@@ -104,9 +111,7 @@ def test_ticket_reported_at_is_internaldate_even_after_an_hour_offline(tmp_path:
 def test_mailbox_is_never_changed_without_a_processed_folder(tmp_path: Path, db_url: str, live_clock: FakeClock,
                                                              dovecot: Dovecot) -> None:
     env = mail_env(tmp_path, db_url, live_clock, dovecot)
-    for n in range(3):
-        dovecot.deliver("helpdesk", report(f"u{n}@whcentral.example.cn", f"问题{n}", "内容"),
-                        internaldate=real_now() - timedelta(minutes=5))
+    deliver_reports(dovecot, 3, "u", 5)
     poll(env)
     assert dovecot.count("helpdesk") == 3
     assert all("\\Seen" not in dovecot.flags("helpdesk", uid) and "\\Deleted" not in dovecot.flags("helpdesk", uid)
@@ -118,9 +123,7 @@ def test_processed_folder_receives_taken_mail(tmp_path: Path, db_url: str, live_
                                               dovecot: Dovecot) -> None:
     dovecot.create_folder("helpdesk", "Processed")
     env = mail_env(tmp_path, db_url, live_clock, dovecot, imap_processed_folder="Processed")
-    for n in range(2):
-        dovecot.deliver("helpdesk", report(f"u{n}@whcentral.example.cn", f"问题{n}", "内容"),
-                        internaldate=real_now() - timedelta(minutes=5))
+    deliver_reports(dovecot, 2, "u", 5)
     poll(env)
     assert dovecot.count("helpdesk") == 0 and dovecot.count("helpdesk", "Processed") == 2
     with env.db.session() as session:
@@ -174,9 +177,7 @@ def test_a_poller_killed_mid_batch_loses_and_doubles_nothing(tmp_path: Path, liv
 def test_uidvalidity_change_rescans_without_duplicates(tmp_path: Path, db_url: str, live_clock: FakeClock,
                                                        dovecot: Dovecot) -> None:
     env = mail_env(tmp_path, db_url, live_clock, dovecot)
-    for n in range(4):
-        dovecot.deliver("helpdesk", report(f"u{n}@whcentral.example.cn", f"问题{n}", "内容"),
-                        internaldate=real_now() - timedelta(minutes=9))
+    deliver_reports(dovecot, 4, "u", 9)
     first = poll(env)
     assert first.journaled == 4
     old = dovecot.uidvalidity("helpdesk")
@@ -201,9 +202,7 @@ def test_three_concurrent_pollers_on_postgres_make_one_ticket_per_mail(tmp_path:
     db_url = pg_db_url
     env = mail_env(tmp_path, db_url, live_clock, dovecot, mail_new_ticket_limit=1000)
     total = 60
-    for n in range(total):
-        dovecot.deliver("helpdesk", report(f"p{n}@whcentral.example.cn", f"并发 {n}", "内容"),
-                        internaldate=real_now() - timedelta(minutes=3))
+    deliver_reports(dovecot, total, "p", 3)
     envs = [env] + [mail_env(tmp_path / f"w{i}", db_url, live_clock, dovecot) for i in range(2)]
     three = [p for e in envs for p in e.runtime.pollers]
 
@@ -241,24 +240,8 @@ def test_three_concurrent_pollers_on_postgres_make_one_ticket_per_mail(tmp_path:
 
 @pytest.fixture
 def pg_db_url() -> Iterator[str]:
-    """A PostgreSQL database of its own (skips with the reason where none is configured)."""
-    import uuid
-
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    from tests.conftest import _postgres_server_url
-
-    server = make_url(_postgres_server_url())
-    name = f"hd_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database() as url:
+        yield url
 
 
 def test_malformed_mail_never_stops_the_poller(tmp_path: Path, db_url: str, live_clock: FakeClock,
