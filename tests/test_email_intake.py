@@ -384,3 +384,39 @@ def test_imap_over_starttls_and_ssl(tmp_path: Path, db_url: str, live_clock: Fak
     with env.db.session() as session:
         assert count(session, MailItem) == 1  # the same mail through two mailboxes: one item
     env.db.dispose()
+
+
+def test_the_running_poller_takes_new_mail_as_idle_announces_it(tmp_path: Path, db_url: str, live_clock: FakeClock,
+                                                                  dovecot: Dovecot) -> None:
+    """`run()` waits in IDLE (renewed only every 10 minutes here): new mail must arrive by the server's push."""
+    env = mail_env(tmp_path, db_url, live_clock, dovecot, mail_idle_s=600, mail_poll_s=600)
+    (poller,) = env.runtime.pollers
+
+    def items() -> int:
+        with env.db.session() as session:
+            return count(session, MailItem)
+
+    async def scenario() -> float:
+        stop = asyncio.Event()
+        task = asyncio.create_task(poller.run(stop))
+        while (await asyncio.to_thread(_last_poll, env)) is None:  # the first pass has run: now in IDLE
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.2)
+        started = time.monotonic()
+        await dovecot.adeliver("helpdesk", report("idle@whcentral.example.cn", "推送", "内容"),
+                               internaldate=real_now() - timedelta(seconds=5))
+        while await asyncio.to_thread(items) == 0:
+            assert time.monotonic() - started < 10, "IDLE did not bring the new mail"
+            await asyncio.sleep(0.02)
+        took = time.monotonic() - started
+        stop.set()
+        await asyncio.wait_for(task, timeout=15)
+        return took
+
+    assert asyncio.run(scenario()) < 10
+    env.db.dispose()
+
+
+def _last_poll(env: Env) -> datetime | None:
+    with env.db.session() as session:
+        return store.cursor(session, "default").last_poll_at

@@ -194,20 +194,30 @@ class ImapConnection:
     def can_idle(self) -> bool:
         return self.client.has_capability("IDLE")
 
-    async def idle(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for the server to announce new mail; True if it did."""
+    async def idle(self, timeout: float, stop: asyncio.Event | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the server to announce new mail; True if it did.
+
+        Returns early (False) when ``stop`` is set, so a shutdown never waits for the IDLE renewal.
+        """
         idle = await self.client.idle_start(timeout=timeout)
+        stopping = asyncio.ensure_future((stop or asyncio.Event()).wait())
         news = False
         try:
             while self.client.has_pending_idle():
-                push = await self.client.wait_server_push(timeout=timeout + 5)
-                if push == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                push = asyncio.ensure_future(self.client.wait_server_push(timeout=timeout + 5))
+                done, _ = await asyncio.wait({push, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if stopping in done:
+                    push.cancel()
                     break
-                if any(b"EXISTS" in bytes(p) for p in (push if isinstance(push, list) else [push])
+                lines = push.result()
+                if lines == aioimaplib.STOP_WAIT_SERVER_PUSH:
+                    break
+                if any(b"EXISTS" in bytes(p) for p in (lines if isinstance(lines, list) else [lines])
                        if isinstance(p, bytes | bytearray)):
                     news = True
                     break
         finally:
+            stopping.cancel()
             if self.client.has_pending_idle():
                 self.client.idle_done()
             await asyncio.wait_for(idle, timeout=self.config.timeout)

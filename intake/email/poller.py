@@ -169,7 +169,7 @@ class MailboxPoller:
             while not stop.is_set():
                 await self._scan(conn)
                 if conn.can_idle:
-                    await conn.idle(min(self.idle_s, 29 * 60))  # RFC 2177: re-issue IDLE within 29 min
+                    await conn.idle(min(self.idle_s, 29 * 60), stop)  # RFC 2177: re-issue IDLE within 29 min
                 else:
                     await _sleep(stop, self.poll_s)
         finally:
