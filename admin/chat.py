@@ -17,10 +17,9 @@ from sqlmodel import col, select
 
 from admin.web import TEMPLATES, DbSession, runtime_of
 from intake import webchat
-from tickets.models import Hospital, Person, Role
+from tickets.models import ENGINEER_ROLES, Hospital, Person
 
 router = APIRouter()
-ENGINEER_ROLES = {Role.ENGINEER, Role.MANAGER}
 ROLE_TEXT = {"reporter": "报障人", "engineer": "工程师", "manager": "服务经理", "hospital_admin": "信息科"}
 
 

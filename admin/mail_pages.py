@@ -29,7 +29,7 @@ NOT_ACCEPTED = [store.DROPPED, store.BOUNCE, store.PARKED, store.ERROR, store.RE
 RELEASABLE = (store.PARKED, store.DROPPED, store.ERROR)
 ALL = "all"
 LIST_LIMIT = 200
-SKEW_LIMIT_S = 15 * 60  # the bot flags a Date: this far from the receipt (bot.mail_flow.SKEW_LIMIT)
+SKEW_LIMIT_S = store.SKEW_LIMIT.total_seconds()
 NOISE_ZH = {"ok": "正常来信", "auto_reply": "自动回复", "bulk": "群发邮件", "list": "邮件列表", "bounce": "退信",
             "loop": "本系统发出的邮件（防回环）"}
 TS_SOURCE_ZH = {"internaldate": "邮件服务器收信时间（INTERNALDATE）", "received": "本方邮件服务器 Received 头",

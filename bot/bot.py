@@ -21,7 +21,16 @@ from bot.triage import looks_like_outage
 from intake import InboundMessage
 from knowledge import record_feedback
 from tickets import outbox, service
-from tickets.models import Contract, CoveredSystem, Direction, Hospital, Message, Person, Role, Ticket
+from tickets.models import (
+    ENGINEER_ROLES,
+    Contract,
+    CoveredSystem,
+    Direction,
+    Hospital,
+    Message,
+    Person,
+    Ticket,
+)
 from tickets.service import Actor, Report, TicketError
 
 log = logging.getLogger(__name__)
@@ -30,7 +39,6 @@ LIST_LIMIT = 9  # more systems than this: ask for the name instead of listing th
 # A burst of follow-ups gets one acknowledgement: WeCom silently drops more than
 # 30 messages a minute from one app to one member.
 ACK_QUIET = timedelta(minutes=2)
-ENGINEER_ROLES = {Role.ENGINEER, Role.MANAGER}
 
 
 @dataclass(frozen=True)
@@ -106,7 +114,7 @@ class Bot:
         awaiting = conv.awaiting if conv and conv.ticket_id == ticket.id else ""
         if conv and awaiting and self._answer(session, ticket, person, conv, normalize(msg.text), now):
             return
-        self._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 补充：{_clip(msg.text)}", now)
+        self._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 补充：{texts.clip(msg.text)}", now)
         if _acked_recently(session, ticket, now):
             return  # one acknowledgement per burst; a pending question stays pending
         if awaiting:  # a follow-up instead of the answer: take it, and ask again
@@ -354,11 +362,6 @@ def _acked_recently(session: Session, ticket: Ticket, now: datetime) -> bool:
         .order_by(col(Message.id).desc())
     ).first()
     return last is not None and not last.is_human and now - last.channel_ts < ACK_QUIET
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _choice(text: str) -> int | None:

@@ -26,19 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, col, select
 
-from bot import state
+from bot import state, texts
 from intake import InboundMessage
-from intake.email import first_thread, subject_tag
+from intake.email import first_thread, subject_tag, untagged
 from intake.email import store as mail_store
 from tickets import outbox, service
-from tickets.models import Direction, Hospital, Message, Person, Role, Ticket, TicketStatus
+from tickets.models import ENGINEER_ROLES, Direction, Hospital, Message, Person, Role, Ticket, TicketStatus
 from tickets.service import Actor, Report, TicketError
 
 if TYPE_CHECKING:
     from bot.bot import Bot
 
-ENGINEER_ROLES = {Role.ENGINEER, Role.MANAGER}
-SKEW_LIMIT = timedelta(minutes=15)
 REVIEW_NEW_AT_DOMAIN = "邮件新发件人（医院邮箱域名），待核实身份与科室"
 REVIEW_UNVERIFIED = "未验证发件人：邮箱域名不属于任何医院，请核实后再处理"
 _REPLY_PREFIX = re.compile(r"^\s*((回复|答复|回覆|转发|re|fw|fwd|aw)\s*[:：]\s*)+", re.IGNORECASE)
@@ -209,7 +207,7 @@ def _follow_up(bot: Bot, session: Session, ticket: Ticket, person: Person, repor
     if (conv is not None and conv.awaiting and conv.ticket_id == ticket.id
             and bot._answer(session, ticket, person, conv, _first_line(msg.text), now)):
         return
-    bot._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 邮件补充：{_clip(report.text)}", now)
+    bot._notify_engineers(session, ticket, f"工单 #{ticket.id} {person.name} 邮件补充：{texts.clip(report.text)}", now)
 
 
 def _engineer(bot: Bot, session: Session, engineer: Person, ticket: Ticket | None, msg: InboundMessage,
@@ -238,15 +236,15 @@ def _bounce(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> N
         service.audit(session, service.SYSTEM, "mail.bounce_unmatched", now, external_id=msg.external_id)
         return
     service.audit(session, service.SYSTEM, "mail.bounced", now, ticket_id=ticket.id,
-                  mail_item_id=msg.raw.get("mail_item_id"), text=_clip(msg.text, 300))
-    bot._notify_engineers(session, ticket, f"工单 #{ticket.id} 发给报障人的邮件被退回（{_clip(msg.text, 80)}），"
+                  mail_item_id=msg.raw.get("mail_item_id"), text=texts.clip(msg.text, 300))
+    bot._notify_engineers(session, ticket, f"工单 #{ticket.id} 发给报障人的邮件被退回（{texts.clip(msg.text, 80)}），"
                           "请改用电话或企业微信联系。", now)
 
 
 def _flag_skew(session: Session, ticket: Ticket, msg: InboundMessage, now: datetime) -> None:
     """The sender's Date: far from the server's receipt time: keep both, flag it (the receipt counts)."""
     skew = msg.raw.get("skew_seconds")
-    if skew is None or abs(skew) <= SKEW_LIMIT.total_seconds():
+    if skew is None or abs(skew) <= mail_store.SKEW_LIMIT.total_seconds():
         return
     service.audit(session, service.SYSTEM, "mail.date_skew", now, ticket_id=ticket.id, skew_seconds=skew,
                   date_header=msg.raw.get("date_header"), channel_ts=msg.channel_ts.isoformat())
@@ -270,7 +268,7 @@ def _refused_attachments(session: Session, ticket: Ticket, msg: InboundMessage, 
 def _report_text(msg: InboundMessage, *, new: bool) -> str:
     """What the person wrote; a new ticket also takes the subject (often the whole report: "HIS 登录不了")."""
     body = msg.text.strip()
-    subject = _REPLY_PREFIX.sub("", re.sub(r"[\[［]\s*[#＃]\s*\d+\s*[\]］]", "", msg.thread_hints.get("subject") or "")).strip()
+    subject = _REPLY_PREFIX.sub("", untagged(msg.thread_hints.get("subject") or "")).strip()
     files = [a["filename"] for a in msg.attachments if not a.get("refused")]
     parts = [subject] if new and subject and not body.startswith(subject) else []
     parts.append(body)
@@ -302,8 +300,3 @@ def last_mail(session: Session, ticket_id: int) -> Message | None:
 
 def _first_line(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
-
-
-def _clip(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

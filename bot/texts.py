@@ -33,6 +33,12 @@ def deadline_line(due: datetime | None, now: datetime, tz: str) -> str:
     return f"响应时限：{when(due, now, tz)} 前（{left(due, now)}）"
 
 
+def clip(text: str, limit: int = 200) -> str:
+    """One line, at most ``limit`` characters: for notices that quote what somebody wrote."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def numbered(options: list[str]) -> str:
     return "\n".join(f"{i} {text}" for i, text in enumerate(options, start=1))
 

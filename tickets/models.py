@@ -25,6 +25,10 @@ class Role(StrEnum):
     HOSPITAL_ADMIN = "hospital_admin"
 
 
+# The vendor's people: they work tickets (commands, the engineers' view of the web chat).
+ENGINEER_ROLES = frozenset({Role.ENGINEER, Role.MANAGER})
+
+
 class TicketStatus(StrEnum):
     NEW = "new"  # opened, nobody has taken it
     CLAIMED = "claimed"  # an engineer took it

@@ -12,6 +12,7 @@ from intake.email.ids import (
     read_message_id,
     subject_tag,
     tagged_subject,
+    untagged,
 )
 from intake.email.noise import Noise, OwnMail, classify
 from intake.email.parse import Attachment, ParsedMail, parse_mail
@@ -20,5 +21,5 @@ from intake.email.send import SendFailed, SmtpConfig, compose, reply_subject, se
 __all__ = [
     "Attachment", "Noise", "OwnMail", "ParsedMail", "SendFailed", "SmtpConfig", "ThreadRef", "classify", "compose",
     "first_thread", "make_message_id", "parse_mail", "read_message_id", "reply_subject", "send", "subject_tag",
-    "tagged_subject", "thread_subject",
+    "tagged_subject", "thread_subject", "untagged",
 ]

@@ -67,7 +67,11 @@ def subject_tag(subject: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+def untagged(subject: str) -> str:
+    """``subject`` without any ``[#N]`` tag (full-width ones included), whitespace tidied."""
+    return " ".join(_ANY_TAG.sub("", subject or "").split())
+
+
 def tagged_subject(ticket_id: int, subject: str) -> str:
     """``subject`` with exactly one ``[#N]`` tag in front, replies' 回复:/Re: kept."""
-    clean = " ".join(_ANY_TAG.sub("", subject or "").split())
-    return f"[#{ticket_id}] {clean}".strip()
+    return f"[#{ticket_id}] {untagged(subject)}".strip()

@@ -42,6 +42,9 @@ PARKED = "parked"  # held for review (flood from one sender, sender of no known 
 ERROR = "error"  # our code failed on it: kept raw for a retry after the fix
 RELEASED = "released"  # an operator sent a parked/dropped/error mail on into the journal
 
+# A sender's Date: further than this from the server's receipt is flagged (issue 5); the receipt counts.
+SKEW_LIMIT = timedelta(minutes=15)
+
 STATUS_ZH = {ACCEPTED: "已受理", DROPPED: "已忽略", BOUNCE: "退信", PARKED: "待审核", ERROR: "处理出错",
              RELEASED: "已人工放行"}
 
