@@ -131,6 +131,21 @@ def test_processed_folder_receives_taken_mail(tmp_path: Path, db_url: str, live_
     env.db.dispose()
 
 
+def test_mail_taken_but_not_yet_moved_is_moved_on_the_next_pass(tmp_path: Path, db_url: str,
+                                                                live_clock: FakeClock, dovecot: Dovecot) -> None:
+    """As after a crash between the commit and the MOVE: the cursor is past the mail, the mail still in INBOX."""
+    dovecot.create_folder("helpdesk", "Processed")
+    env = mail_env(tmp_path, db_url, live_clock, dovecot)  # no processed folder: taken, left in place
+    deliver_reports(dovecot, 2, "u", 5)
+    poll(env)
+    (poller,) = env.runtime.pollers
+    moving = MailboxPoller(env.db, replace(poller.config, processed_folder="Processed"), poller.rules, live_clock)
+    result = asyncio.run(moving.poll_once())
+    assert result.fetched == 0  # nothing new to take ...
+    assert dovecot.count("helpdesk") == 0 and dovecot.count("helpdesk", "Processed") == 2  # ... but moved
+    env.db.dispose()
+
+
 # -- exactly once ---------------------------------------------------------------------------------
 
 def test_a_poller_killed_mid_batch_loses_and_doubles_nothing(tmp_path: Path, live_clock: FakeClock,

@@ -55,8 +55,7 @@ class ImapConfig:
         return self.port or _DEFAULT_PORT[self.tls]
 
     def ssl_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.ca_file or None)
-        return context
+        return ssl.create_default_context(cafile=self.ca_file or None)
 
 
 @dataclass(frozen=True)
@@ -134,12 +133,11 @@ class ImapConnection:
                 await _starttls(client, config)
             _ok(await client.login(config.user, config.password), "LOGIN")
             await conn._open_folder()
-        except (TimeoutError, OSError, aioimaplib.AioImapException) as exc:
+        except (TimeoutError, OSError, aioimaplib.AioImapException, ImapError) as exc:
             await conn.close()
+            if isinstance(exc, ImapError):
+                raise
             raise ImapError(f"{config.name}: {exc!r}") from exc
-        except ImapError:
-            await conn.close()
-            raise
         return conn
 
     async def _open_folder(self) -> None:

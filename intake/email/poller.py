@@ -68,6 +68,7 @@ class MailboxPoller:
         self.on_new = on_new
         self.poll_s = poll_s
         self.idle_s = idle_s
+        self._connected = False  # the current run() attempt got a connection
 
     # -- one pass ---------------------------------------------------------------------------
 
@@ -87,6 +88,8 @@ class MailboxPoller:
         result = PassResult(self.config.name)
         last_uid, result.rescanned = await asyncio.to_thread(self._cursor, conn.uidvalidity)
         uids = await conn.uids_after(last_uid)
+        # every fetched mail's transaction moved the cursor (an error item too), so it now stands here:
+        taken = max([last_uid, *uids])
         for start in range(0, len(uids), BATCH):
             for mail in await conn.fetch(uids[start:start + BATCH]):
                 fetched = FetchedMail(self.config.name, conn.uidvalidity, mail.uid, mail.raw, mail.internaldate,
@@ -98,7 +101,6 @@ class MailboxPoller:
                     result.journaled += 1
                     self.on_new()
         if self.config.processed_folder:
-            taken = await asyncio.to_thread(self._cursor_uid)
             await conn.move(await conn.uids_upto(taken))
         await asyncio.to_thread(self._mark_poll, "")
         return result
@@ -114,10 +116,6 @@ class MailboxPoller:
                             self.config.name, state.uidvalidity, uidvalidity)
             store.reset(session, self.config.name, uidvalidity)
             return 0, rescan
-
-    def _cursor_uid(self) -> int:
-        with self.db.session() as session:
-            return store.cursor(session, self.config.name).last_uid
 
     def _store(self, fetched: FetchedMail) -> store.Ingested:
         try:
@@ -143,28 +141,31 @@ class MailboxPoller:
         stop = stop or asyncio.Event()
         backoff = BACKOFF_START_S
         while not stop.is_set():
+            self._connected = False
             try:
                 with mailbox_lock(self.db, self.config.name) as held:
                     if held:
                         await self._session(stop)
-                        backoff = BACKOFF_START_S
                 if not held:
                     await _sleep(stop, self.poll_s)
-            except (TimeoutError, ImapError, OSError) as exc:
-                log.warning("mail %s: %s; reconnecting in %.0f s", self.config.name, exc, backoff)
-                await asyncio.to_thread(self._mark_poll, str(exc))
-                await _sleep(stop, backoff)
-                backoff = min(backoff * 2, BACKOFF_CAP_S)
-            except Exception as exc:  # a bug of ours: log it, keep the mailbox alive
-                log.exception("mail %s: poller failed; restarting in %.0f s", self.config.name, backoff)
+                continue
+            except Exception as exc:  # the server's fault or ours: log it, keep the mailbox alive
+                if isinstance(exc, TimeoutError | ImapError | OSError):
+                    log.warning("mail %s: %s", self.config.name, exc)
+                else:
+                    log.exception("mail %s: poller failed", self.config.name)
                 with contextlib.suppress(Exception):
                     await asyncio.to_thread(self._mark_poll, repr(exc))
-                await _sleep(stop, backoff)
-                backoff = min(backoff * 2, BACKOFF_CAP_S)
+            if self._connected:  # it worked for a while: a new outage starts the backoff afresh
+                backoff = BACKOFF_START_S
+            log.info("mail %s: reconnecting in %.0f s", self.config.name, backoff)
+            await _sleep(stop, backoff)
+            backoff = min(backoff * 2, BACKOFF_CAP_S)
 
     async def _session(self, stop: asyncio.Event) -> None:
         """One connection: scan, then wait (IDLE or a pause), scan again, until stopped or broken."""
         conn = await ImapConnection.open(self.config)
+        self._connected = True
         try:
             while not stop.is_set():
                 await self._scan(conn)

@@ -75,6 +75,8 @@ class MailItem(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     mail_key: str = Field(unique=True, max_length=300)
+    # Sender, subject and text hashed: tells a re-delivery of this Message-ID from another mail reusing it.
+    content_hash: str = Field(default="", max_length=16)
     message_id: str | None = Field(default=None, max_length=300, index=True)
     mailbox: str = Field(max_length=64)
     uidvalidity: int = Field(sa_column=Column(BigInteger, nullable=False))
@@ -218,14 +220,14 @@ def ingest(session: Session, fetched: FetchedMail, rules: IntakeRules) -> Ingest
     mail = parse_mail(fetched.raw)
     key = mail_key(mail, fetched.raw)
     existing = session.exec(select(MailItem).options(defer(MailItem.raw)).where(MailItem.mail_key == key)).first()  # type: ignore[arg-type]
+    content = _content_hash(mail)
     if existing is not None:
-        if existing.mailbox == fetched.mailbox and existing.uid == fetched.uid \
-                or _same_mail(session, existing, mail):
+        if existing.content_hash == content:  # a re-delivery, a rescan, or our other mailbox
             advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
             return Ingested("duplicate", existing.id, False)
-        key = f"{key}#{_content_hash(mail)}"  # another mail reusing a Message-ID: keep it too
+        key = f"{key}#{content}"  # another mail reusing a Message-ID: keep it too
     noise = classify(mail, own=rules.own)
-    item = _insert(session, _item(fetched, mail, key, noise))
+    item = _insert(session, _item(fetched, mail, key, content, noise))
     if item is None:  # a concurrent poller took this very mail a moment ago
         advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
         return Ingested("duplicate", None, False)
@@ -240,12 +242,6 @@ def ingest(session: Session, fetched: FetchedMail, rules: IntakeRules) -> Ingest
     return Ingested(item.status, item.id, journaled)
 
 
-def _same_mail(session: Session, existing: MailItem, mail: ParsedMail) -> bool:
-    """True when the stored mail of this Message-ID says the same thing (a re-delivery)."""
-    stored = session.get(MailItem, existing.id)
-    return stored is not None and _content_hash(parse_mail(stored.raw)) == _content_hash(mail)
-
-
 def _insert(session: Session, item: MailItem) -> MailItem | None:
     """Insert unless the key is taken (the database decides between racing pollers); the stored row."""
     values = {c.name: getattr(item, c.name) for c in MailItem.__table__.columns if c.name != "id"}  # type: ignore[attr-defined]
@@ -254,11 +250,11 @@ def _insert(session: Session, item: MailItem) -> MailItem | None:
     return session.exec(select(MailItem).where(MailItem.mail_key == item.mail_key)).one()
 
 
-def _item(fetched: FetchedMail, mail: ParsedMail, key: str, noise: Noise) -> MailItem:
+def _item(fetched: FetchedMail, mail: ParsedMail, key: str, content: str, noise: Noise) -> MailItem:
     channel_ts, source = report_time(mail, fetched.internaldate, fetched.fetched_at)
     skew = int((mail.date_header - channel_ts).total_seconds()) if mail.date_header else None
     return MailItem(
-        mail_key=key, message_id=mail.message_id[:300] if mail.message_id else None, mailbox=fetched.mailbox,
+        mail_key=key, content_hash=content, message_id=mail.message_id[:300] if mail.message_id else None, mailbox=fetched.mailbox,
         uidvalidity=fetched.uidvalidity, uid=fetched.uid, from_addr=mail.from_addr.lower()[:254],
         from_name=mail.from_name[:200], subject=mail.subject[:500], channel_ts=channel_ts, channel_ts_source=source,
         internaldate=fetched.internaldate, date_header=mail.date_header, skew_seconds=skew,
@@ -399,7 +395,7 @@ def record_error(session: Session, fetched: FetchedMail, error: str) -> None:
         "mail_key": key, "mailbox": fetched.mailbox, "uidvalidity": fetched.uidvalidity, "uid": fetched.uid,
         "channel_ts": fetched.internaldate or fetched.fetched_at, "channel_ts_source": "internaldate",
         "internaldate": fetched.internaldate, "fetched_at": fetched.fetched_at, "status": ERROR, "noise": "ok",
-        "reason": error[:500], "reason_zh": "处理这封邮件时程序出错，原文已保存，修复后可放行", "size": len(fetched.raw),
+        "content_hash": "", "reason": error[:500], "reason_zh": "处理这封邮件时程序出错，原文已保存，修复后可放行", "size": len(fetched.raw),
         "raw": fetched.raw, "from_addr": "", "from_name": "", "subject": "", "defects": [], "new_thread": False,
         "handled_by": "",
     }, conflict=["mail_key"])

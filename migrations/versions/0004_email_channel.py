@@ -26,6 +26,7 @@ def upgrade() -> None:
     op.create_table('mail_item',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('mail_key', sa.String(length=300), nullable=False),
+    sa.Column('content_hash', sa.String(length=16), nullable=False),
     sa.Column('message_id', sa.String(length=300), nullable=True),
     sa.Column('mailbox', sa.String(length=64), nullable=False),
     sa.Column('uidvalidity', sa.BigInteger(), nullable=False),
