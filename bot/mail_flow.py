@@ -31,6 +31,7 @@ from intake import InboundMessage
 from intake.email import first_thread, subject_tag, untagged
 from intake.email import store as mail_store
 from tickets import outbox, service
+from tickets.lookups import remembered
 from tickets.models import ENGINEER_ROLES, Direction, Hospital, Message, Person, Role, Ticket, TicketStatus
 from tickets.service import Actor, Report, TicketError
 
@@ -157,7 +158,7 @@ def hospital_of_domain(session: Session, domain: str) -> Hospital | None:
     domain = domain.lower().strip()
     if not domain:
         return None
-    for hospital in session.exec(select(Hospital)).all():
+    for hospital in remembered(session, ("hospitals",), lambda: list(session.exec(select(Hospital)).all())):
         if any(domain == d.lower() or domain.endswith("." + d.lower()) for d in hospital.mail_domains):
             return hospital
     return None

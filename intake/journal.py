@@ -26,7 +26,7 @@ class InboundRecord(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_inbound_channel_external"),
         Index("ix_inbound_pending", "status", "id"),
-        Index("ix_inbound_sender", "channel", "sender", "status", "id"),  # per-sender order check in claim_next
+        Index("ix_inbound_sender", "channel", "sender", "status", "id"),  # per-sender order check in claim
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -68,12 +68,14 @@ def record(session: Session, msg: InboundMessage) -> bool:
     )
 
 
-def claim_next(session: Session) -> InboundRecord | None:
-    """Lock the oldest pending message whose sender has no older pending message.
+def claim(session: Session, limit: int = 1) -> list[InboundRecord]:
+    """Lock up to ``limit`` oldest pending messages whose senders have no older pending message.
 
     Per-sender order matters (a reporter's "2" answers the bot's last question),
     so a sender's messages are processed one after another even when several
-    workers share the journal; other senders' messages go on in parallel.
+    workers share the journal; other senders' messages go on in parallel. A
+    batch never holds two messages of one sender: the second still has an older
+    pending one when the batch is chosen.
     """
     older = aliased(InboundRecord)
     has_older = (
@@ -86,10 +88,10 @@ def claim_next(session: Session) -> InboundRecord | None:
         select(InboundRecord)
         .where(InboundRecord.status == PENDING, ~has_older)
         .order_by(InboundRecord.id)
-        .limit(1)
+        .limit(limit)
         .with_for_update(**skip_locked(session))
     )
-    return session.exec(stmt).first()
+    return list(session.exec(stmt).all())
 
 
 def mark_done(record_: InboundRecord, now: datetime) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import case, func
 from sqlmodel import Session, col, select
 
 from sla import Calendars, DayRules, WorkingWeek, statutory
+from tickets.lookups import remembered
 from tickets.models import CalendarYear, Hospital, HospitalDay, StatutoryDay
 
 
@@ -56,6 +57,10 @@ def _statutory(session: Session) -> tuple[dict[date, bool], frozenset[int]]:
 
 
 def day_rules(session: Session, hospital_id: int | None) -> DayRules:
+    return remembered(session, ("day_rules", hospital_id), lambda: _day_rules(session, hospital_id))
+
+
+def _day_rules(session: Session, hospital_id: int | None) -> DayRules:
     statutory_days, years = _statutory(session)
     overrides: dict[date, bool] = {}
     if hospital_id is not None:

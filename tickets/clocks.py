@@ -13,7 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from sla import Calendars, ClockState, Pause, TicketFacts, evaluate, policy_from
+from sla import Calendars, ClockState, Pause, SlaPolicy, TicketFacts, evaluate, policy_from
 from tickets.audit import SYSTEM, Actor, audit
 from tickets.calendars import calendars_for
 from tickets.models import (
@@ -27,11 +27,14 @@ from tickets.models import (
 )
 
 
-def facts_of(session: Session, ticket: Ticket) -> TicketFacts:
+def facts_of(session: Session, ticket: Ticket, *, fresh: bool = False) -> TicketFacts:
+    """The facts the clocks run on; ``fresh``: a ticket opened in this transaction has no events or pauses."""
     events: dict[str, list[datetime]] = {"written_report": [ticket.reported_at],
                                          "any_report": [ticket.first_contact_at or ticket.reported_at]}
     if ticket.first_response_at is not None:
         events["first_human_reply"] = [ticket.first_response_at]
+    if fresh:
+        return TicketFacts(severity=ticket.severity, kind=ticket.kind, events=events, pauses=[])
     stmt = select(TicketEvent).where(TicketEvent.ticket_id == ticket.id).order_by(col(TicketEvent.at))
     for event in session.exec(stmt):
         events.setdefault(event.name, []).append(event.at)
@@ -41,12 +44,19 @@ def facts_of(session: Session, ticket: Ticket) -> TicketFacts:
 
 
 def evaluate_ticket(session: Session, ticket: Ticket, now: datetime,
-                    calendars: Calendars | None = None) -> list[ClockState]:
+                    calendars: Calendars | None = None, *, fresh: bool = False) -> list[ClockState]:
+    return _evaluate(session, ticket, now, calendars, fresh=fresh)[0]
+
+
+def _evaluate(session: Session, ticket: Ticket, now: datetime, calendars: Calendars | None, *,
+              fresh: bool) -> tuple[list[ClockState], Calendars, SlaPolicy]:
     contract = session.get(Contract, ticket.contract_id)
     hospital = session.get(Hospital, ticket.hospital_id)
     assert contract is not None and hospital is not None
     calendars = calendars or calendars_for(session, hospital)
-    return evaluate(policy_from(contract.sla_policy), facts_of(session, ticket), calendars, now)
+    policy = policy_from(contract.sla_policy)
+    states = evaluate(policy, facts_of(session, ticket, fresh=fresh), calendars, now)
+    return states, calendars.for_policy(policy), policy
 
 
 def clocks_of(session: Session, ticket_id: int) -> list[TicketClock]:
@@ -55,11 +65,16 @@ def clocks_of(session: Session, ticket_id: int) -> list[TicketClock]:
 
 
 def sync(session: Session, ticket: Ticket, now: datetime, *, reason: str,
-         calendars: Calendars | None = None, actor: Actor = SYSTEM) -> list[ClockState]:
-    """Re-evaluate the ticket's clocks and store them; ``reason`` says why, for the audit log."""
-    session.flush()
-    states = evaluate_ticket(session, ticket, now, calendars)
-    rows = {row.name: row for row in clocks_of(session, ticket.id or 0)}
+         calendars: Calendars | None = None, actor: Actor = SYSTEM, fresh: bool = False) -> list[ClockState]:
+    """Re-evaluate the ticket's clocks and store them; ``reason`` says why, for the audit log.
+
+    ``fresh``: the ticket was opened in this transaction, so it has no events,
+    pauses or clock rows to read back (the intake hot path spares three reads).
+    """
+    if not fresh:
+        session.flush()
+    states, calendars, policy = _evaluate(session, ticket, now, calendars, fresh=fresh)
+    rows = {} if fresh else {row.name: row for row in clocks_of(session, ticket.id or 0)}
     for state in states:
         _store(session, ticket, rows.pop(state.name, None), state, now, reason, actor)
     for row in rows.values():  # no longer applies (e.g. the kind of work changed)

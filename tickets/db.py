@@ -128,16 +128,25 @@ def insert_ignoring_conflict(session: Session, model: type, values: dict[str, An
     Message-ID, hotline call id): the database's unique key decides, so two
     processes racing on the same message cannot both win.
     """
+    result = session.execute(_insert_unless_conflict(session, model, values, conflict))
+    return bool(result.rowcount)
+
+
+def insert_returning_id(session: Session, model: type, values: dict[str, Any], conflict: list[str]) -> int | None:
+    """:func:`insert_ignoring_conflict` that answers the new row's id (None: the key was taken)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    stmt = _insert_unless_conflict(session, model, values, conflict).returning(table.c.id)
+    return session.execute(stmt).scalar()
+
+
+def _insert_unless_conflict(session: Session, model: type, values: dict[str, Any], conflict: list[str]) -> Any:
     table = model.__table__  # type: ignore[attr-defined]
     dialect = session.get_bind().dialect.name
     if dialect == "sqlite":
-        stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    elif dialect == "postgresql":
-        stmt = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    else:  # pragma: no cover - only the two supported databases exist
-        raise RuntimeError(f"unsupported database dialect {dialect}")
-    result = session.execute(stmt)
-    return bool(result.rowcount)
+        return sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
+    raise RuntimeError(f"unsupported database dialect {dialect}")  # pragma: no cover - only two exist
 
 
 def skip_locked(session: Session) -> dict[str, Any]:

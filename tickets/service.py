@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from sla import CAUSES, KINDS, PAUSE_REASONS, SlaPolicy, policy_from
 from tickets import clocks, outbox
 from tickets.audit import BOT, SYSTEM, Actor, audit  # noqa: F401  (callers use service.BOT)
+from tickets.lookups import remembered
 from tickets.models import (
     OPEN_STATUSES,
     AuthorKind,
@@ -52,12 +53,12 @@ def policy_of(contract: Contract) -> SlaPolicy:
 
 def contract_for_hospital(session: Session, hospital_id: int) -> Contract | None:
     stmt = select(Contract).where(Contract.hospital_id == hospital_id, Contract.active == True)  # noqa: E712
-    return session.exec(stmt.order_by(col(Contract.id))).first()
+    return remembered(session, ("contract", hospital_id), lambda: session.exec(stmt.order_by(col(Contract.id))).first())
 
 
 def systems_of(session: Session, contract_id: int) -> list[CoveredSystem]:
     stmt = select(CoveredSystem).where(CoveredSystem.contract_id == contract_id).order_by(col(CoveredSystem.id))
-    return list(session.exec(stmt).all())
+    return list(remembered(session, ("systems", contract_id), lambda: list(session.exec(stmt).all())))
 
 
 def open_ticket_of(session: Session, reporter_id: int) -> Ticket | None:
@@ -130,7 +131,7 @@ def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contr
     audit(session, Actor.of(reporter), "ticket.opened", now, ticket_id=ticket.id, channel=report.channel,
           reported_at=ticket.reported_at.isoformat(), severity=severity, severity_confirmed=False,
           system=system.name if system else None)
-    clocks.sync(session, ticket, now, reason="opened")
+    clocks.sync(session, ticket, now, reason="opened", fresh=True)
     return ticket, message
 
 

@@ -3,9 +3,10 @@
 One pass (:meth:`MailboxPoller.poll_once`, what ``helpdesk mail poll --once`` runs):
 open the folder, compare UIDVALIDITY with the stored one (a change resets the cursor and
 the rescan is deduplicated by Message-ID), list the UIDs past the cursor, fetch them in
-small batches and give each mail its own transaction (ledger row + journal entry +
-cursor, :func:`intake.email.store.ingest`). A mail our code fails on is kept raw as an
-error item and the pass goes on: one bad mail never stops a mailbox.
+batches of 20 and write each batch in one transaction (ledger rows + journal entries +
+cursor, :func:`intake.email.store.ingest_batch`) while the server reads out the next
+batch. A mail our code fails on is kept raw as an error item and the pass goes on: one
+bad mail never stops a mailbox.
 
 :meth:`MailboxPoller.run` repeats passes, waiting with IDLE where the server offers it
 (new mail is announced at once) and polling otherwise, and reconnects with exponential
@@ -33,7 +34,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from intake.email import store
-from intake.email.imap import ImapConfig, ImapConnection, ImapError
+from intake.email.imap import Fetched, ImapConfig, ImapConnection, ImapError
 from intake.email.store import FetchedMail, IntakeRules
 from tickets.db import Database
 
@@ -90,16 +91,18 @@ class MailboxPoller:
         uids = await conn.uids_after(last_uid)
         # every fetched mail's transaction moved the cursor (an error item too), so it now stands here:
         taken = max([last_uid, *uids])
-        for start in range(0, len(uids), BATCH):
-            for mail in await conn.fetch(uids[start:start + BATCH]):
-                fetched = FetchedMail(self.config.name, conn.uidvalidity, mail.uid, mail.raw, mail.internaldate,
-                                      self.clock(), hospital=self.config.hospital)
-                outcome = await asyncio.to_thread(self._store, fetched)
-                result.fetched += 1
-                result.statuses[outcome.status] = result.statuses.get(outcome.status, 0) + 1
-                if outcome.journaled:
-                    result.journaled += 1
-                    self.on_new()
+        batches = [uids[start:start + BATCH] for start in range(0, len(uids), BATCH)]
+        fetching = asyncio.ensure_future(conn.fetch(batches[0])) if batches else None
+        try:
+            for n in range(len(batches)):
+                assert fetching is not None
+                mails = await fetching
+                # the server reads out the next batch while this one is written to the database
+                fetching = asyncio.ensure_future(conn.fetch(batches[n + 1])) if n + 1 < len(batches) else None
+                await self._take(conn, mails, result)
+        finally:
+            if fetching is not None:
+                fetching.cancel()
         if self.config.processed_folder:
             await conn.move(await conn.uids_upto(taken))
         await asyncio.to_thread(self._mark_poll, "")
@@ -117,16 +120,21 @@ class MailboxPoller:
             store.reset(session, self.config.name, uidvalidity)
             return 0, rescan
 
-    def _store(self, fetched: FetchedMail) -> store.Ingested:
-        try:
-            with self.db.session() as session:
-                return store.ingest(session, fetched, self.rules)
-        except Exception as exc:
-            log.exception("mail %s uid %s: could not be taken in; kept as an error item", fetched.mailbox,
-                          fetched.uid)
-            with self.db.session() as session:
-                store.record_error(session, fetched, repr(exc))
-            return store.Ingested(store.ERROR, None, False)
+    async def _take(self, conn: ImapConnection, mails: list[Fetched], result: PassResult) -> None:
+        fetched = [FetchedMail(self.config.name, conn.uidvalidity, mail.uid, mail.raw, mail.internaldate,
+                               self.clock(), hospital=self.config.hospital) for mail in mails]
+        outcomes = await asyncio.to_thread(self._store, fetched)
+        for outcome in outcomes:
+            result.fetched += 1
+            result.statuses[outcome.status] = result.statuses.get(outcome.status, 0) + 1
+            result.journaled += outcome.journaled
+        if any(outcome.journaled for outcome in outcomes):
+            self.on_new()
+
+    def _store(self, batch: list[FetchedMail]) -> list[store.Ingested]:
+        """One transaction for the batch (one commit instead of one per mail)."""
+        with self.db.session() as session:
+            return store.ingest_batch(session, batch, self.rules)
 
     def _mark_poll(self, error: str) -> None:
         with self.db.session() as session:

@@ -18,11 +18,12 @@ release a parked or dropped mail into the journal.
 from __future__ import annotations
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, func
+from sqlalchemy import JSON, BigInteger, Column, Index, LargeBinary, func, update
 from sqlalchemy.orm import defer
 from sqlmodel import Field, Session, SQLModel, col, select
 
@@ -31,7 +32,9 @@ from intake.email.ids import first_thread, subject_tag
 from intake.email.noise import Noise, OwnMail, classify
 from intake.email.parse import ParsedMail, parse_mail
 from intake.message import InboundMessage
-from tickets.db import UTCDateTime, insert_ignoring_conflict
+from tickets.db import UTCDateTime, insert_ignoring_conflict, insert_returning_id
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "email"
 
@@ -217,37 +220,55 @@ def cursor(session: Session, mailbox: str) -> MailboxState:
 
 def ingest(session: Session, fetched: FetchedMail, rules: IntakeRules) -> Ingested:
     """Record one mail and move the mailbox cursor past it, in the caller's transaction."""
+    outcome = _take(session, fetched, rules)
+    advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
+    return outcome
+
+
+def ingest_batch(session: Session, batch: list[FetchedMail], rules: IntakeRules) -> list[Ingested]:
+    """Record a batch of one mailbox's mail and move its cursor once, in the caller's transaction.
+
+    Each mail runs in its own savepoint: one our code fails on is rolled back alone
+    and kept raw as an error item, and the rest of the batch still lands. A crash
+    before the commit loses nothing: the cursor has not moved, the batch is read again.
+    """
+    outcomes = []
+    for fetched in batch:
+        try:
+            with session.begin_nested():
+                outcomes.append(_take(session, fetched, rules))
+        except Exception as exc:
+            log.exception("mail %s uid %s: could not be taken in; kept as an error item", fetched.mailbox,
+                          fetched.uid)
+            record_error(session, fetched, repr(exc), move_cursor=False)
+            outcomes.append(Ingested(ERROR, None, False))
+    if batch:
+        last = max(batch, key=lambda f: f.uid)
+        advance(session, last.mailbox, last.uidvalidity, last.uid, last.fetched_at)
+    return outcomes
+
+
+def _take(session: Session, fetched: FetchedMail, rules: IntakeRules) -> Ingested:
     mail = parse_mail(fetched.raw)
     key = mail_key(mail, fetched.raw)
-    existing = session.exec(select(MailItem).options(defer(MailItem.raw)).where(MailItem.mail_key == key)).first()  # type: ignore[arg-type]
+    existing = session.exec(select(MailItem.id, MailItem.content_hash).where(MailItem.mail_key == key)).first()
     content = _content_hash(mail)
     if existing is not None:
-        if existing.content_hash == content:  # a re-delivery, a rescan, or our other mailbox
-            advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
-            return Ingested("duplicate", existing.id, False)
+        if existing[1] == content:  # a re-delivery, a rescan, or our other mailbox
+            return Ingested("duplicate", existing[0], False)
         key = f"{key}#{content}"  # another mail reusing a Message-ID: keep it too
     noise = classify(mail, own=rules.own)
-    item = _insert(session, _item(fetched, mail, key, content, noise))
-    if item is None:  # a concurrent poller took this very mail a moment ago
-        advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
-        return Ingested("duplicate", None, False)
+    item = _item(fetched, mail, key, content, noise)
     _decide(session, item, mail, noise, rules)
-    session.add(item)
-    session.flush()
+    values = {c.name: getattr(item, c.name) for c in MailItem.__table__.columns if c.name != "id"}  # type: ignore[attr-defined]
+    item.id = insert_returning_id(session, MailItem, values, conflict=["mail_key"])
+    if item.id is None:  # a concurrent poller took this very mail a moment ago
+        return Ingested("duplicate", None, False)
     attachments = _store_attachments(session, item, mail, rules)
     journaled = item.status in (ACCEPTED, BOUNCE)
     if journaled:
         journal.record(session, inbound_message(item, mail, attachments, fetched.hospital))
-    advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
     return Ingested(item.status, item.id, journaled)
-
-
-def _insert(session: Session, item: MailItem) -> MailItem | None:
-    """Insert unless the key is taken (the database decides between racing pollers); the stored row."""
-    values = {c.name: getattr(item, c.name) for c in MailItem.__table__.columns if c.name != "id"}  # type: ignore[attr-defined]
-    if not insert_ignoring_conflict(session, MailItem, values, conflict=["mail_key"]):
-        return None
-    return session.exec(select(MailItem).where(MailItem.mail_key == item.mail_key)).one()
 
 
 def _item(fetched: FetchedMail, mail: ParsedMail, key: str, content: str, noise: Noise) -> MailItem:
@@ -302,8 +323,7 @@ def _recent_new_threads(session: Session, item: MailItem, rules: IntakeRules) ->
     stmt = select(func.count()).select_from(MailItem).where(
         MailItem.from_addr == item.from_addr, MailItem.new_thread == True,  # noqa: E712
         col(MailItem.status).in_([ACCEPTED, RELEASED]),
-        MailItem.channel_ts > item.channel_ts - rules.window, MailItem.channel_ts <= item.channel_ts,
-        MailItem.id != item.id)
+        MailItem.channel_ts > item.channel_ts - rules.window, MailItem.channel_ts <= item.channel_ts)
     return session.exec(stmt).one()
 
 
@@ -354,14 +374,10 @@ def _iso(value: datetime | None) -> str | None:
 
 def link(session: Session, item_id: int, ticket_id: int) -> None:
     """The bot made or found the ticket: the ledger row and its files point to it."""
-    item = session.get(MailItem, item_id, options=[defer(MailItem.raw)])  # type: ignore[arg-type]
-    if item is None:
-        return
-    item.ticket_id = ticket_id
-    session.add(item)
-    for att in session.exec(select(MailAttachment).where(MailAttachment.mail_item_id == item_id)).all():
-        att.ticket_id = ticket_id
-        session.add(att)
+    conn = session.connection()  # plain UPDATEs: the rows are not loaded in the bot's session
+    conn.execute(update(MailItem.__table__).where(MailItem.__table__.c.id == item_id), {"ticket_id": ticket_id})  # type: ignore[attr-defined]
+    conn.execute(update(MailAttachment.__table__).where(MailAttachment.__table__.c.mail_item_id == item_id),  # type: ignore[attr-defined]
+                 {"ticket_id": ticket_id})
 
 
 def park(session: Session, item_id: int, reason: str, reason_zh: str) -> None:
@@ -388,7 +404,7 @@ def release(session: Session, item_id: int, by: str, now: datetime) -> bool:
     return True
 
 
-def record_error(session: Session, fetched: FetchedMail, error: str) -> None:
+def record_error(session: Session, fetched: FetchedMail, error: str, *, move_cursor: bool = True) -> None:
     """Keep a mail our code failed on, raw, and move past it so the mailbox is not blocked."""
     key = "error-sha256:" + hashlib.sha256(fetched.raw).hexdigest()
     insert_ignoring_conflict(session, MailItem, {
@@ -399,7 +415,8 @@ def record_error(session: Session, fetched: FetchedMail, error: str) -> None:
         "raw": fetched.raw, "from_addr": "", "from_name": "", "subject": "", "defects": [], "new_thread": False,
         "handled_by": "",
     }, conflict=["mail_key"])
-    advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
+    if move_cursor:
+        advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
 
 
 def attachments_of_ticket(session: Session, ticket_id: int) -> list[MailAttachment]:
