@@ -49,7 +49,10 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, db: Database | N
         log.warning("mail: sending is off (HELPDESK_SMTP_HOST / HELPDESK_MAIL_FROM not set)")
     kb = KbConfig(Thresholds(settings.kb_answer, settings.kb_suggest, settings.kb_margin)) if settings.kb_enabled \
         else None
-    config = BotConfig(engineer_routes=routes, kb=kb, mail=mail.bot_mail_config(settings))
+    second_level = tuple(k.strip() for k in settings.escalation_second_level.split(",") if k.strip())
+    config = BotConfig(engineer_routes=routes, kb=kb, mail=mail.bot_mail_config(settings),
+                       person_channel="wecom" if settings.wecom_send_enabled else webchat.CHANNEL,
+                       second_level=second_level)
     runtime = Runtime(db=db, bot=Bot(config), clock=clock, remote=remote)
     runtime.pollers = mail.pollers(settings, db, clock, on_new=runtime.wake_inbound)
     if not runtime.pollers:

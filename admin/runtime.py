@@ -19,8 +19,8 @@ from sqlmodel import Session
 from bot import Bot
 from intake import InboundMessage, journal, webchat
 from intake.wecom import WeComClient, WeComError
-from tickets import Database, outbox, service
-from tickets.models import Outbox
+from tickets import Database, outbox, service, timers
+from tickets.models import Outbox, TimerStatus
 
 if TYPE_CHECKING:
     from intake.email.poller import MailboxPoller
@@ -32,6 +32,8 @@ POLL_S = 1.0
 # Journal entries per transaction: long enough to spare a commit per message, short
 # enough that SQLite's write lock is never held for long (a web request waits on it).
 INBOUND_BATCH = 20
+# Timers per transaction: a pass of due reminders, merged per recipient into one message each.
+TIMER_BATCH = 500
 
 
 class DeliveryFailed(Exception):
@@ -81,6 +83,7 @@ class Runtime:
     remote: dict[str, RemoteChannel] = field(default_factory=dict)
     inbound_wake: asyncio.Event = field(default_factory=asyncio.Event)
     outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    timer_wake: asyncio.Event = field(default_factory=asyncio.Event)
     loop: asyncio.AbstractEventLoop | None = None
     pollers: list[MailboxPoller] = field(default_factory=list)
 
@@ -131,6 +134,23 @@ class Runtime:
         while n < limit and self.process_next():
             n += 1
         return n
+
+    # -- timers -----------------------------------------------------------------------
+
+    def fire_due_timers(self, limit: int = TIMER_BATCH) -> int:
+        """Fire what is due now in one transaction (outbox rows + timers marked); how many were due."""
+        now = self.clock()
+        with self.db.session() as session:
+            due = timers.claim_due(session, now, limit)
+            stale = {id(t) for t in self.bot.remind(session, due, now)}
+            for timer in due:
+                timers.mark(timer, TimerStatus.CANCELLED if id(timer) in stale else TimerStatus.FIRED, now)
+        if due:
+            self._wake(self.outbox_wake)
+        return len(due)
+
+    async def run_timers(self) -> None:
+        await self._run(lambda: self.fire_due_timers() > 0, self.timer_wake, "timers")
 
     # -- outbox -----------------------------------------------------------------------
 
@@ -197,8 +217,8 @@ class Runtime:
         self._wake(self.inbound_wake)
 
     def jobs(self) -> list[Coroutine[Any, Any, None]]:
-        """Everything that runs in the background: inbound, outbox, one poller per mailbox."""
-        return [self.run_inbound(), self.run_outbox(), *(p.run() for p in self.pollers)]
+        """Everything that runs in the background: inbound, outbox, timers, one poller per mailbox."""
+        return [self.run_inbound(), self.run_outbox(), self.run_timers(), *(p.run() for p in self.pollers)]
 
     def _wake(self, event: asyncio.Event) -> None:
         if self.loop is not None and not self.loop.is_closed():

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     wecom_aes_key: str = ""
     wecom_api_base: str = WECOM_API_BASE
     wecom_engineer_chatid: str = ""
+    # Who hears of a deadline still missed an hour (the contract's escalate_after) after the
+    # breach: WeCom userids or mail addresses of people in the directory, comma-separated.
+    escalation_second_level: str = ""
 
     # Mail intake (IMAP). The first mailbox from these; more as [[mailboxes]] tables in the config
     # file with the same keys without the "imap_" prefix, plus "name".

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from sla import (
     CALENDAR_NAMES,
     CAUSES,
+    CLOCK_NAMES,
     PAUSE_REASONS,
     PRESETS,
     READINGS,
@@ -46,7 +47,6 @@ from tickets.reports import contract_report, report_json
 from tickets.service import EVENTS
 
 CHINA_TZ = "Asia/Shanghai"  # the statutory calendar is China's: "today" for it is Beijing's date
-CLOCK_NAMES = {"response": "响应", "onsite": "到达现场", "resolution": "解决", "change": "修改交付"}
 STATE_TEXT = {"running": "计时中", "paused": "已暂停", "stopped": "已停止"}
 WEEKDAY_TEXT = "一二三四五六日"
 MIN_YEAR, MAX_YEAR = 2000, 2100

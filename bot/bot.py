@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import kb_flow, mail_flow, state, texts
+from bot import kb_flow, mail_flow, reminders, state, texts
 from bot.commands import HELP, Command, Verb, normalize, parse
 from bot.triage import looks_like_outage
 from intake import InboundMessage
@@ -30,6 +30,7 @@ from tickets.models import (
     Message,
     Person,
     Ticket,
+    Timer,
 )
 from tickets.service import Actor, Report, TicketError
 
@@ -52,11 +53,22 @@ class BotConfig:
     kb: kb_flow.KbConfig | None = None
     # Mail threading and limits; None: mail is still handled, threading by our ids is then off.
     mail: mail_flow.MailConfig | None = None
+    # How a person is reached with a reminder: "wecom" when the app can send, else "webchat".
+    person_channel: str = "webchat"
+    # The second escalation level: WeCom userids or mail addresses of people in the directory.
+    second_level: tuple[str, ...] = ()
 
 
 class Bot:
     def __init__(self, config: BotConfig) -> None:
         self.config = config
+
+    def remind(self, session: Session, due: list[Timer], now: datetime) -> list[Timer]:
+        """Say what the due timers are for; returns those that no longer apply."""
+        routes = reminders.ReminderRoutes(group=list(self.config.engineer_routes),
+                                          person_channel=self.config.person_channel,
+                                          second_level=self.config.second_level)
+        return reminders.fire(session, due, now, routes)
 
     def handle(self, session: Session, msg: InboundMessage, now: datetime) -> None:
         if msg.msg_type == "event":

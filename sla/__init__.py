@@ -21,6 +21,7 @@ from sla.penalties import PenaltyItem, PenaltySummary, TicketOutcome, assess
 from sla.policy import (
     CALENDAR_NAMES,
     CAUSES,
+    CLOCK_NAMES,
     KINDS,
     PAUSE_REASONS,
     START_EVENTS,
@@ -36,7 +37,7 @@ from sla.presets import PRESETS, READINGS
 from sla.report import EvaluationReport, evaluation_report, grade
 
 __all__ = [
-    "CALENDAR_NAMES", "CAUSES", "CONTINUOUS", "KINDS", "PAUSE_REASONS", "PRESETS", "READINGS", "START_EVENTS",
+    "CALENDAR_NAMES", "CAUSES", "CLOCK_NAMES", "CONTINUOUS", "KINDS", "PAUSE_REASONS", "PRESETS", "READINGS", "START_EVENTS",
     "STOP_EVENTS", "Calendar", "CalendarError", "Calendars", "ClockSpec", "ClockState", "ClockVariant",
     "DayRules", "EvaluationReport", "Pause", "PenaltyItem", "PenaltyRule", "PenaltySummary", "SeverityLevel",
     "SlaPolicy", "TicketFacts", "TicketOutcome", "WorkingDays", "WorkingHours", "WorkingWeek", "add", "assess",

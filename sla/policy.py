@@ -32,6 +32,8 @@ KINDS: dict[str, str] = {
 }
 CALENDAR_NAMES: dict[str, str] = {"24x7": "7×24小时", "working_hours": "工作时间", "working_days": "工作日"}
 
+# The clocks a contract can name, as people call them.
+CLOCK_NAMES: dict[str, str] = {"response": "响应", "onsite": "到达现场", "resolution": "解决", "change": "修改交付"}
 # Events a clock can start or stop on. The ticket service records them.
 START_EVENTS: dict[str, str] = {
     "written_report": "首次书面报告",
@@ -231,6 +233,29 @@ class PenaltyRule(BaseModel):
         return self
 
 
+class ReminderSpec(BaseModel):
+    """When engineers are reminded before a deadline and managers told after it (issue 6).
+
+    Measured in each clock's own business time; the defaults are the issue's:
+    50 % and 80 % of the target, 15 minutes before it, a second escalation an hour
+    after the breach.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    at_percent: list[int] = Field(default_factory=lambda: [50, 80])
+    before_minutes: list[int] = Field(default_factory=lambda: [15])
+    escalate_after_minutes: int = Field(default=60, gt=0)
+
+    @model_validator(mode="after")
+    def _valid(self) -> ReminderSpec:
+        if any(not 0 < p < 100 for p in self.at_percent):
+            raise ValueError("reminders.at_percent: each value must lie between 1 and 99")
+        if any(m <= 0 for m in self.before_minutes):
+            raise ValueError("reminders.before_minutes: each value must be positive")
+        return self
+
+
 class SlaPolicy(BaseModel):
     """Severity levels (most urgent first), their clocks, and the penalties."""
 
@@ -241,6 +266,7 @@ class SlaPolicy(BaseModel):
     working_hours: dict[str, list[str]] | None = None
     levels: list[SeverityLevel] = Field(min_length=1)
     penalties: list[PenaltyRule] = Field(default_factory=list)
+    reminders: ReminderSpec = Field(default_factory=ReminderSpec)
 
     @model_validator(mode="after")
     def _valid(self) -> SlaPolicy:

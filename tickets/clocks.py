@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sla import Calendars, ClockState, Pause, SlaPolicy, TicketFacts, evaluate, policy_from
+from tickets import timers
 from tickets.audit import SYSTEM, Actor, audit
 from tickets.calendars import calendars_for
 from tickets.models import (
@@ -83,6 +84,7 @@ def sync(session: Session, ticket: Ticket, now: datetime, *, reason: str,
     response = next((s for s in states if s.name == "response"), None)
     ticket.response_due_at = response.due_at if response else None
     session.add(ticket)
+    timers.schedule(session, ticket, states, calendars, policy, now, fresh=fresh)
     return states
 
 

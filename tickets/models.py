@@ -322,3 +322,35 @@ class HospitalDay(SQLModel, table=True):
     is_workday: bool
     note: str = Field(default="", max_length=200)
     updated_at: datetime = _ts()
+
+
+class TimerStatus(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"  # its clock paused, stopped or moved before it fell due
+
+
+class Timer(SQLModel, table=True):
+    """Something to do at an instant: a reminder before a deadline, an escalation after it.
+
+    Rows, not in-memory schedules: any worker claims the due ones (``FOR UPDATE SKIP
+    LOCKED`` on PostgreSQL) and marks them fired in the transaction that queues the
+    message, so each fires exactly once and a crash loses none (issue 6).
+    """
+
+    __tablename__ = "timer"
+    __table_args__ = (Index("ix_timer_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Unique: one row per ticket, clock, target and point ("ticket:12:response:3600:50%").
+    key: str = Field(unique=True, max_length=300)
+    kind: str = Field(max_length=16)  # sla.reminders.REMIND / ESCALATE
+    level: int = 0  # 0 reminder, 1 breach (service manager), 2 second level
+    ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
+    clock: str = Field(default="", max_length=32)
+    label: str = Field(default="", max_length=32)
+    left_seconds: int = 0  # business time left on the clock at this point (0 at and after the deadline)
+    due_at: datetime = _ts()
+    status: str = Field(default=TimerStatus.PENDING, max_length=16)
+    fired_at: datetime | None = _ts(default=None, nullable=True)
+    created_at: datetime = _ts()
