@@ -24,20 +24,26 @@ log = logging.getLogger(__name__)
 Accept = Callable[[InboundMessage], bool]
 
 
-def callback_router(crypto: CallbackCrypto, accept: Accept, clock: Callable[[], datetime],
-                    path: str = "/wecom/callback") -> APIRouter:
-    """Routes for the callback; ``accept`` stores a message durably and returns True if it was new."""
-    router = APIRouter()
+def add_url_verification(router: APIRouter, path: str, verify: Callable[[str, str, str, str], str],
+                         name: str) -> None:
+    """The GET handshake WeCom makes when the URL is saved (DOC 96466; the AI bot's, DOC 101033, is the same)."""
 
     @router.get(path, response_class=PlainTextResponse)
     def verify_url(msg_signature: str = "", timestamp: str = "", nonce: str = "", echostr: str = "") -> Response:
         try:
-            plain = crypto.verify_url(msg_signature, timestamp, nonce, echostr)
+            plain = verify(msg_signature, timestamp, nonce, echostr)
         except CallbackRejected as exc:
-            log.warning("wecom callback: URL verification rejected: %s", exc)
+            log.warning("%s: URL verification rejected: %s", name, exc)
             return PlainTextResponse("forbidden", status_code=403)
-        # The plaintext, verbatim: no quotes, no BOM, no newline.
+        # The plaintext, verbatim: no quotes, no BOM, no newline; within 1 s.
         return PlainTextResponse(plain)
+
+
+def callback_router(crypto: CallbackCrypto, accept: Accept, clock: Callable[[], datetime],
+                    path: str = "/wecom/callback") -> APIRouter:
+    """Routes for the callback; ``accept`` stores a message durably and returns True if it was new."""
+    router = APIRouter()
+    add_url_verification(router, path, crypto.verify_url, "wecom callback")
 
     @router.post(path)
     async def receive(request: Request, msg_signature: str = "", timestamp: str = "", nonce: str = "") -> Response:
