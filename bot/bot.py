@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import kb_flow, mail_flow, reminders, state, texts
-from bot.commands import HELP, Command, Verb, normalize, parse
+from bot import kb_flow, mail_flow, reminders, state, texts, work
+from bot.commands import HELP, Command, Invalid, Verb, normalize, parse
 from bot.triage import looks_like_outage
 from intake import InboundMessage
 from knowledge import record_feedback
@@ -262,9 +262,16 @@ class Bot:
         if command is None:
             self._say(session, msg, engineer, "没有看懂这条指令。\n" + HELP, now)
             return
+        if isinstance(command, Invalid):
+            self._say(session, msg, engineer, command.hint, now)
+            return
         try:
-            ticket = service.get_ticket(session, command.number)
-            answer = self._run(session, engineer, command, ticket, now)
+            ticket = service.get_ticket(session, command.number) if command.number is not None else None
+            if command.verb in (Verb.CLAIM, Verb.REPLY):
+                assert ticket is not None
+                answer = self._run(session, engineer, command, ticket, now)
+            else:
+                answer = work.run(session, engineer, command, ticket, now)
         except TicketError as exc:
             answer = exc.message
         self._say(session, msg, engineer, answer, now)

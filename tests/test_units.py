@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from admin.passwords import hash_password, verify_password
 from admin.settings import Settings
-from bot.commands import Command, Verb, parse
+from bot.commands import Command, Invalid, Verb, parse
 from intake.wecom import split_text
 from intake.wecom.parse import MalformedCallback, parse_callback_xml
 from tickets.models import Outbox
@@ -36,9 +36,14 @@ def test_command_variants(text: str, expected: Command) -> None:
     assert parse(text) == expected
 
 
-@pytest.mark.parametrize("text", ["你好", "接", "回 12", "回复", "12", "接 abc", "接 12 和 13", ""])
+@pytest.mark.parametrize("text", ["你好", "12", ""])
 def test_not_commands(text: str) -> None:
     assert parse(text) is None
+
+
+@pytest.mark.parametrize("text", ["接", "回 12", "回复", "接 abc", "接 12 和 13"])
+def test_incomplete_commands_are_not_guessed(text: str) -> None:
+    assert isinstance(parse(text), Invalid)
 
 
 @given(st.text(min_size=0, max_size=3000))
