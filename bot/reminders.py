@@ -15,6 +15,7 @@ the lines due for one recipient in one pass travel as one message.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,17 +39,25 @@ class ReminderRoutes:
 
 def fire(session: Session, due: list[Timer], now: datetime, routes: ReminderRoutes) -> list[Timer]:
     """Queue the messages of the due timers; returns those that no longer apply (to cancel)."""
+    ids = {t.ticket_id for t in due if t.ticket_id}
+    tickets = {t.id: t for t in session.exec(select(Ticket).where(col(Ticket.id).in_(ids)))} if ids else {}
+    clocks = ({(c.ticket_id, c.name): c for c in session.exec(select(TicketClock)
+                                                              .where(col(TicketClock.ticket_id).in_(ids)))}
+              if ids else {})
+    people = service.people_by_id(session, {t.assignee_id for t in tickets.values()})
+    audience = _Audience(routes, people, escalation=lambda: _managers(session),
+                         second=lambda: _second_level(session, routes))
     lines: dict[Route, list[str]] = defaultdict(list)
     tickets_of: dict[Route, set[int]] = defaultdict(set)
     stale = []
     for timer in due:
-        ticket = session.get(Ticket, timer.ticket_id) if timer.ticket_id else None
-        clock = _clock(session, timer) if ticket is not None else None
-        if ticket is None or clock is None or not _applies(timer, ticket, clock):
+        ticket = tickets.get(timer.ticket_id)
+        clock = clocks.get((timer.ticket_id, timer.clock))
+        if ticket is None or clock is None or not _applies(ticket, clock):
             stale.append(timer)
             continue
-        line = _line(session, timer, ticket, clock, now)
-        for route in _recipients(session, timer, ticket, routes):
+        line = _line(session, timer, ticket, clock, people, now)
+        for route in audience.of(timer, ticket):
             lines[route].append(line)
             tickets_of[route].add(ticket.id or 0)
     for (channel, recipient), said in lines.items():
@@ -58,17 +67,13 @@ def fire(session: Session, due: list[Timer], now: datetime, routes: ReminderRout
     return stale
 
 
-def _clock(session: Session, timer: Timer) -> TicketClock | None:
-    stmt = select(TicketClock).where(TicketClock.ticket_id == timer.ticket_id, TicketClock.name == timer.clock)
-    return session.exec(stmt).first()
-
-
-def _applies(timer: Timer, ticket: Ticket, clock: TicketClock) -> bool:
+def _applies(ticket: Ticket, clock: TicketClock) -> bool:
     """A guard behind the scheduling: only running clocks of open tickets remind or escalate."""
     return ticket.status in OPEN_STATUSES and clock.state == "running" and clock.due_at is not None
 
 
-def _line(session: Session, timer: Timer, ticket: Ticket, clock: TicketClock, now: datetime) -> str:
+def _line(session: Session, timer: Timer, ticket: Ticket, clock: TicketClock, people: dict[int, Person],
+          now: datetime) -> str:
     """"#12 致命 响应将于 10:32 到期，剩余 15 分钟，未认领" — what is due, when, and who has it."""
     hospital = session.get(Hospital, ticket.hospital_id)
     contract = session.get(Contract, ticket.contract_id)
@@ -77,7 +82,7 @@ def _line(session: Session, timer: Timer, ticket: Ticket, clock: TicketClock, no
     what = CLOCK_NAMES.get(clock.name, clock.name)
     assert clock.due_at is not None
     due = texts.when(clock.due_at, now, tz)
-    owner = _owner(session, ticket)
+    owner = _owner(ticket, people)
     where = f"（{hospital.name}）" if hospital else ""
     if timer.kind == REMIND:
         return (f"⏰ #{ticket.id} {level} {what}将于 {due} 到期，剩余 {_span(timedelta(seconds=timer.left_seconds))}，"
@@ -88,10 +93,10 @@ def _line(session: Session, timer: Timer, ticket: Ticket, clock: TicketClock, no
     return f"🔴 二次升级：#{ticket.id} {level} {what}已超时 {late} 仍未完成，{owner}{where}，请督办"
 
 
-def _owner(session: Session, ticket: Ticket) -> str:
+def _owner(ticket: Ticket, people: dict[int, Person]) -> str:
     if ticket.assignee_id is None:
         return "未认领"
-    engineer = session.get(Person, ticket.assignee_id)
+    engineer = people.get(ticket.assignee_id)
     return f"处理人 {engineer.name}" if engineer else "已认领"
 
 
@@ -103,13 +108,26 @@ def _span(span: timedelta) -> str:
     return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
 
 
-def _recipients(session: Session, timer: Timer, ticket: Ticket, routes: ReminderRoutes) -> list[Route]:
-    if timer.kind == REMIND:
-        engineer = session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
-        return [_route(engineer, routes)] if engineer is not None and engineer.active else list(routes.group)
-    people = _second_level(session, routes) if timer.level >= 2 else []
-    people = people or _managers(session)
-    return [_route(p, routes) for p in people] or list(routes.group)
+class _Audience:
+    """Who hears each timer; the managers and the second level are looked up once per pass."""
+
+    def __init__(self, routes: ReminderRoutes, people: dict[int, Person], *,
+                 escalation: Callable[[], list[Person]], second: Callable[[], list[Person]]) -> None:
+        self.routes, self.people = routes, people
+        self._escalation, self._second = escalation, second
+        self._cache: dict[int, list[Route]] = {}
+
+    def of(self, timer: Timer, ticket: Ticket) -> list[Route]:
+        if timer.kind == REMIND:
+            engineer = self.people.get(ticket.assignee_id) if ticket.assignee_id else None
+            if engineer is not None and engineer.active:
+                return [_route(engineer, self.routes)]
+            return list(self.routes.group)
+        level = min(timer.level, 2)
+        if level not in self._cache:
+            chosen = (self._second() if level == 2 else []) or self._escalation()
+            self._cache[level] = [_route(p, self.routes) for p in chosen] or list(self.routes.group)
+        return self._cache[level]
 
 
 def _route(person: Person, routes: ReminderRoutes) -> Route:

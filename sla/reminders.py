@@ -71,20 +71,48 @@ def checkpoints(state: ClockState, calendar: Calendar, now: datetime, plan: Remi
     stem = f"{state.name}:{int(state.target.total_seconds())}"
     points: dict[timedelta, tuple[str, str]] = {}
     for fraction in plan.fractions:
-        points.setdefault(state.target * fraction, (f"{round(fraction * 100)}%", f"{round(fraction * 100)}%"))
+        mark = _whole_days(state.target * fraction) if calendar.kind == "working_days" else state.target * fraction
+        points.setdefault(mark, (f"{round(fraction * 100)}%", f"{round(fraction * 100)}%"))
     for left in plan.before_due:
         if left < state.target:
             minutes = int(left.total_seconds() // 60)
             points.setdefault(state.target - left, (f"-{minutes}m", f"{minutes} 分钟"))
     out = [
-        Checkpoint(key=f"{stem}:{name}", kind=REMIND, level=0, at=calendar.add(now, mark - state.elapsed),
+        Checkpoint(key=f"{stem}:{name}", kind=REMIND, level=0, at=_reached(state, calendar, now, mark),
                    label=label, left=state.target - mark)
         for mark, (name, label) in sorted(points.items())
-        if mark > state.elapsed
+        if mark > max(state.elapsed, timedelta(0))
     ]
     out.append(Checkpoint(key=f"{stem}:breach", kind=ESCALATE, level=1, at=state.due_at, label="已超时",
                           left=timedelta(0)))
     out.append(Checkpoint(key=f"{stem}:breach+{int(plan.escalate_after.total_seconds() // 60)}m", kind=ESCALATE,
-                          level=2, at=calendar.add(state.due_at, plan.escalate_after), label="超时未处理",
+                          level=2, at=_later(calendar, state.due_at, plan.escalate_after), label="超时未处理",
                           left=timedelta(0)))
     return out
+
+
+def _reached(state: ClockState, calendar: Calendar, now: datetime, mark: timedelta) -> datetime:
+    """The instant the clock's elapsed business time reaches ``mark``.
+
+    A working-days clock counts whole days (民法典 第二百零一条: the start's own day
+    is not counted), so its points are the close of business of a day, and "15
+    minutes before" is wall-clock time before its deadline.
+    """
+    assert state.due_at is not None
+    if calendar.kind != "working_days":
+        return calendar.add(now, mark - state.elapsed)
+    if mark % timedelta(days=1):
+        return state.due_at - (state.target - mark)
+    stood_still = state.due_at - calendar.add(state.started_at, state.target)  # pauses moved the deadline
+    return calendar.add(state.started_at, mark) + stood_still
+
+
+def _later(calendar: Calendar, instant: datetime, span: timedelta) -> datetime:
+    """``span`` of business time after ``instant``; wall-clock where a working-days calendar cannot count it."""
+    if calendar.kind == "working_days" and span % timedelta(days=1):
+        return instant + span
+    return calendar.add(instant, span)
+
+
+def _whole_days(span: timedelta) -> timedelta:
+    return timedelta(days=span // timedelta(days=1))

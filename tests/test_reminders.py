@@ -77,6 +77,21 @@ def test_points_use_the_make_up_saturday() -> None:
         datetime(2026, 10, 10, 11, 0)]
 
 
+def test_a_working_days_clock_is_reminded_at_closes_of_business() -> None:
+    cal = CALENDARS.working_days
+    started = local(2026, 9, 30, 15, 0)
+    state = running(started, started, timedelta(days=3))
+    state.calendar, state.elapsed, state.due_at = "working_days", timedelta(0), cal.add(started, timedelta(days=3))
+    points = checkpoints(state, cal, started, ReminderPlan())
+    assert [(p.label, p.at.astimezone(SHANGHAI).replace(tzinfo=None)) for p in points] == [
+        ("50%", datetime(2026, 10, 8, 18, 0)),  # 1.5 days: the first whole day, after the holiday
+        ("80%", datetime(2026, 10, 9, 18, 0)),  # 2.4 days: two whole days
+        ("15 分钟", datetime(2026, 10, 10, 17, 45)),  # the make-up Saturday closes the third day
+        ("已超时", datetime(2026, 10, 10, 18, 0)),
+        ("超时未处理", datetime(2026, 10, 10, 19, 0)),  # an hour is no whole day: wall-clock time
+    ]
+
+
 def test_points_already_passed_are_not_sent_late_but_the_breach_is() -> None:
     started = local(2026, 11, 23, 9, 0)
     now = local(2026, 11, 23, 12, 0)  # 75 % gone
