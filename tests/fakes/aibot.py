@@ -88,12 +88,7 @@ class AibotCallbackDriver:
     # ------------------------------------------------------------------ signing
 
     def _signed_params(self, encrypted: str, *, tamper_signature: bool) -> dict[str, str]:
-        timestamp = str(int(time.time()))
-        nonce = wecom_crypto.make_nonce()
-        sig = wecom_crypto.signature(self.token, timestamp, nonce, encrypted)
-        if tamper_signature:
-            sig = ("0" if sig[0] != "0" else "1") + sig[1:]
-        return {"msg_signature": sig, "timestamp": timestamp, "nonce": nonce}
+        return wecom_crypto.signed_params(self.token, encrypted, tamper_signature=tamper_signature)
 
     def echostr_params(self, *, tamper_signature: bool = False) -> tuple[dict[str, str], str]:
         """Query of the GET URL verification, and the plaintext our server must echo."""

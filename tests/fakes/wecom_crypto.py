@@ -21,6 +21,7 @@ import os
 import secrets
 import string
 import struct
+import time
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -110,6 +111,16 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
     """msg_signature: sha1 hex of the lexicographically sorted concatenation."""
     joined = "".join(sorted([token, str(timestamp), str(nonce), encrypted]))
     return hashlib.sha1(joined.encode("utf-8")).hexdigest()
+
+
+def signed_params(token: str, encrypted: str, *, tamper_signature: bool = False) -> dict[str, str]:
+    """msg_signature/timestamp/nonce of a callback as WeCom sends them; tampering flips one hex digit."""
+    timestamp = str(int(time.time()))
+    nonce = make_nonce()
+    sig = signature(token, timestamp, nonce, encrypted)
+    if tamper_signature:
+        sig = ("0" if sig[0] != "0" else "1") + sig[1:]
+    return {"msg_signature": sig, "timestamp": timestamp, "nonce": nonce}
 
 
 def make_aes_key() -> str:
