@@ -31,7 +31,17 @@ from tickets import outbox, service
 from tickets.audit import Actor, audit
 from tickets.calendars import confirm_year, confirmed_years, set_hospital_day, set_statutory_day
 from tickets.clocks import recompute_open
-from tickets.models import Account, AuditLog, Contract, CoveredSystem, Hospital, HospitalDay, Person, Ticket
+from tickets.models import (
+    STATUS_NAMES,
+    Account,
+    AuditLog,
+    Contract,
+    CoveredSystem,
+    Hospital,
+    HospitalDay,
+    Person,
+    Ticket,
+)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).resolve().parent / "templates")
 router = APIRouter()
@@ -39,7 +49,6 @@ router = APIRouter()
 LOGIN_WINDOW = timedelta(minutes=15)
 LOGIN_MAX_FAILURES = 10
 
-STATUS_TEXT = {"new": "待接单", "claimed": "处理中", "resolved": "已解决", "closed": "已关闭"}
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -178,7 +187,7 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
         running = t.first_response_at is None and t.response_due_at is not None
         rows.append(TicketRow(
             number=t.id or 0, hospital=hospital.name, system=systems.get(t.system_id, "待确认"),
-            severity=severity, severity_confirmed=t.severity_confirmed, status=STATUS_TEXT.get(t.status, t.status),
+            severity=severity, severity_confirmed=t.severity_confirmed, status=STATUS_NAMES.get(t.status, t.status),
             reporter=f"{reporter.department} {reporter.name}" if reporter else "", summary=t.summary,
             reported_at=_local(t.reported_at, hospital.timezone),
             response_due=_local(t.response_due_at, hospital.timezone),

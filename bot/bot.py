@@ -62,13 +62,13 @@ class BotConfig:
 class Bot:
     def __init__(self, config: BotConfig) -> None:
         self.config = config
+        self._reminder_routes = reminders.ReminderRoutes(group=list(config.engineer_routes),
+                                                         person_channel=config.person_channel,
+                                                         second_level=config.second_level)
 
     def remind(self, session: Session, due: list[Timer], now: datetime) -> list[Timer]:
         """Say what the due timers are for; returns those that no longer apply."""
-        routes = reminders.ReminderRoutes(group=list(self.config.engineer_routes),
-                                          person_channel=self.config.person_channel,
-                                          second_level=self.config.second_level)
-        return reminders.fire(session, due, now, routes)
+        return reminders.fire(session, due, now, self._reminder_routes)
 
     def handle(self, session: Session, msg: InboundMessage, now: datetime) -> None:
         if msg.msg_type == "event":

@@ -85,11 +85,11 @@ def _line(session: Session, timer: Timer, ticket: Ticket, clock: TicketClock, pe
     owner = _owner(ticket, people)
     where = f"（{hospital.name}）" if hospital else ""
     if timer.kind == REMIND:
-        return (f"⏰ #{ticket.id} {level} {what}将于 {due} 到期，剩余 {_span(timedelta(seconds=timer.left_seconds))}，"
+        return (f"⏰ #{ticket.id} {level} {what}将于 {due} 到期，剩余 {texts.span(timedelta(seconds=timer.left_seconds))}，"
                 f"{owner}{where}")
     if timer.level == 1:
         return f"🔴 超时：#{ticket.id} {level} {what}已于 {due} 到期仍未完成，{owner}{where}"
-    late = _span(now - clock.due_at)
+    late = texts.span(now - clock.due_at)
     return f"🔴 二次升级：#{ticket.id} {level} {what}已超时 {late} 仍未完成，{owner}{where}，请督办"
 
 
@@ -98,14 +98,6 @@ def _owner(ticket: Ticket, people: dict[int, Person]) -> str:
         return "未认领"
     engineer = people.get(ticket.assignee_id)
     return f"处理人 {engineer.name}" if engineer else "已认领"
-
-
-def _span(span: timedelta) -> str:
-    minutes = max(0, int(span.total_seconds() // 60))
-    if minutes < 60:
-        return f"{minutes} 分钟"
-    hours, rest = divmod(minutes, 60)
-    return f"{hours} 小时" + (f" {rest} 分钟" if rest else "")
 
 
 class _Audience:

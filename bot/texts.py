@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -20,11 +20,13 @@ def when(due: datetime, now: datetime, tz: str) -> str:
 
 
 def left(due: datetime, now: datetime) -> str:
-    seconds = int((due - now).total_seconds())
-    overdue = seconds < 0
-    minutes = abs(seconds) // 60
-    span = f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
-    return f"已超时 {span}" if overdue else f"还有 {span}"
+    return f"已超时 {span(now - due)}" if due < now else f"还有 {span(due - now)}"
+
+
+def span(length: timedelta) -> str:
+    """A length of time as people say it: 45 分钟 / 2 小时 15 分钟 (whole minutes, never negative)."""
+    minutes = max(0, int(length.total_seconds()) // 60)
+    return f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
 
 
 def deadline_line(due: datetime | None, now: datetime, tz: str) -> str:

@@ -16,7 +16,7 @@ from bot import texts
 from bot.commands import Command, Verb
 from sla import CLOCK_NAMES, PAUSE_REASONS
 from tickets import service
-from tickets.models import OPEN_STATUSES, Hospital, Person, Ticket, TicketClock
+from tickets.models import OPEN_STATUSES, STATUS_NAMES, Hospital, Person, Ticket, TicketClock
 from tickets.service import Actor, TicketError
 
 LIST_LIMIT = 10
@@ -73,7 +73,7 @@ def describe(session: Session, ticket: Ticket, now: datetime) -> str:
     tz = hospital.timezone if hospital else "Asia/Shanghai"
     owner = session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
     lines = [f"#{ticket.id} {hospital.name if hospital else ''} · {ticket.summary}",
-             f"状态：{_status(ticket)} · 处理人：{owner.name if owner else '未认领'}"]
+             f"状态：{STATUS_NAMES.get(ticket.status, ticket.status)} · 处理人：{owner.name if owner else '未认领'}"]
     stmt = select(TicketClock).where(TicketClock.ticket_id == ticket.id).order_by(col(TicketClock.id))
     for clock in session.exec(stmt):
         name = CLOCK_NAMES.get(clock.name, clock.name)
@@ -84,10 +84,6 @@ def describe(session: Session, ticket: Ticket, now: datetime) -> str:
         elif clock.due_at is not None:
             lines.append(f"{name}：{texts.when(clock.due_at, now, tz)} 到期（{texts.left(clock.due_at, now)}）")
     return "\n".join(lines)
-
-
-def _status(ticket: Ticket) -> str:
-    return {"new": "待认领", "claimed": "处理中", "resolved": "已解决", "closed": "已关闭"}.get(ticket.status, ticket.status)
 
 
 def _list(session: Session, now: datetime, title: str, condition: object) -> str:

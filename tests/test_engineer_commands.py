@@ -26,7 +26,7 @@ def test_query_shows_status_owner_and_each_clock(env: Env) -> None:
     chat(env, "zhangwei", f"查{n}")
     answer = transcript(env, "zhangwei")[-1]
     assert answer.startswith(f"#{n} 武汉市中心医院 · DRG系统打不开")
-    assert "状态：待认领 · 处理人：未认领" in answer
+    assert "状态：待接单 · 处理人：未认领" in answer
     assert "响应：今天 10:30 到期（还有 1 小时 0 分钟）" in answer
 
 

@@ -179,7 +179,7 @@ def test_reminders_fire_at_their_instants_across_national_day_then_escalate(holi
     assert env.runtime.fire_due_timers() == 0  # a minute early: nothing
     clock.now = local(2026, 9, 30, 17, 0).astimezone(UTC)
     assert env.runtime.fire_due_timers() == 1
-    assert _said(env, mark) == [("engineers", f"⏰ #{ticket.id} 致命 响应将于 10月8日 09:00 到期，剩余 2 小时，未认领"
+    assert _said(env, mark) == [("engineers", f"⏰ #{ticket.id} 致命 响应将于 10月8日 09:00 到期，剩余 2 小时 0 分钟，未认领"
                                               "（武汉市中心医院）")]
     mark = _last_outbox_id(env)
 
@@ -217,7 +217,7 @@ def test_claimed_tickets_remind_their_engineer_and_a_reply_ends_the_reminders(ho
     mark = _last_outbox_id(env)
     clock.now = local(2026, 11, 23, 11, 0).astimezone(UTC)
     assert env.runtime.fire_due_timers() == 1
-    assert _said(env, mark) == [(str(engineer.id), f"⏰ #{ticket.id} 致命 响应将于 今天 13:00 到期，剩余 2 小时，"
+    assert _said(env, mark) == [(str(engineer.id), f"⏰ #{ticket.id} 致命 响应将于 今天 13:00 到期，剩余 2 小时 0 分钟，"
                                                    "处理人 张伟（武汉市中心医院）")]
     chat(env, "zhangwei", f"回 {ticket.id} 正在远程排查")  # the first human reply stops the response clock
     assert _timers(env, TimerStatus.PENDING) == []

@@ -37,6 +37,9 @@ class TicketStatus(StrEnum):
 
 
 OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.CLAIMED)
+# What people call each status, in the admin panel and in the bot's answers.
+STATUS_NAMES: dict[str, str] = {TicketStatus.NEW: "待接单", TicketStatus.CLAIMED: "处理中",
+                                TicketStatus.RESOLVED: "已解决", TicketStatus.CLOSED: "已关闭"}
 
 
 class Direction(StrEnum):

@@ -62,15 +62,3 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Timer]:
 def mark(timer: Timer, status: TimerStatus, now: datetime) -> None:
     timer.status = status
     timer.fired_at = now
-
-
-def pending_of(session: Session, ticket_id: int) -> list[Timer]:
-    stmt = (select(Timer).where(Timer.ticket_id == ticket_id, Timer.status == TimerStatus.PENDING)
-            .order_by(col(Timer.due_at)))
-    return list(session.exec(stmt).all())
-
-
-def next_due(session: Session) -> datetime | None:
-    """The earliest pending instant: how long a worker may sleep."""
-    stmt = select(Timer.due_at).where(Timer.status == TimerStatus.PENDING).order_by(col(Timer.due_at)).limit(1)
-    return session.exec(stmt).first()

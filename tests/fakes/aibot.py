@@ -37,7 +37,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from tests.fakes import wecom_crypto
-from tests.fakes.wecom_driver import SignedRequest
+from tests.fakes.wecom_driver import SignedRequest, redeliver
 
 __all__ = [
     "AUTH_ERRCODE", "INVALID_ERRCODE", "AibotCallbackDriver", "FakeAibotServer", "Received", "SignedRequest",
@@ -208,18 +208,7 @@ class AibotCallbackDriver:
     def deliver(self, payload: dict[str, Any], attempts: int = WECOM_ATTEMPTS,
                 timeout: float = WECOM_TIMEOUT_S) -> list[Delivery]:
         """Like WeCom: redeliver the same message until HTTP 200 within the timeout."""
-        results: list[Delivery] = []
-        for _ in range(attempts):
-            started = time.monotonic()
-            try:
-                result: Delivery = self.post(payload, timeout=timeout)
-            except httpx.HTTPError as exc:
-                result = exc
-            results.append(result)
-            if (isinstance(result, httpx.Response) and result.status_code == 200
-                    and time.monotonic() - started <= timeout):
-                break
-        return results
+        return redeliver(lambda: self.post(payload, timeout=timeout), attempts, timeout)
 
     def redeliver(self, payload: dict[str, Any], times: int = WECOM_ATTEMPTS) -> list[httpx.Response]:
         """The same msgid ``times`` times even though each was answered (a network duplicate)."""

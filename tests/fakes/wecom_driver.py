@@ -18,7 +18,7 @@ import secrets
 import ssl
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -290,17 +290,7 @@ class CallbackDriver:
         prefix) so the product can only dedupe on the MsgId inside, which is the
         documented contract, not on request bytes.
         """
-        results: list[Delivery] = []
-        for _ in range(attempts):
-            started = time.monotonic()
-            try:
-                result: Delivery = self.post_plain_xml(xml, timeout=timeout)
-            except httpx.HTTPError as exc:
-                result = exc
-            results.append(result)
-            if _accepted(result, time.monotonic() - started, timeout):
-                break
-        return results
+        return redeliver(lambda: self.post_plain_xml(xml, timeout=timeout), attempts, timeout)
 
     # ------------------------------------------------------------------ async HTTP
 
@@ -361,6 +351,21 @@ class CallbackDriver:
             if _accepted(result, loop.time() - started, timeout):
                 break
         return results
+
+
+def redeliver(post: Callable[[], httpx.Response], attempts: int, timeout: float) -> list[Delivery]:
+    """WeCom's retry rule: the same message again until HTTP 200 within the timeout, ``attempts`` times at most."""
+    results: list[Delivery] = []
+    for _ in range(attempts):
+        started = time.monotonic()
+        try:
+            result: Delivery = post()
+        except httpx.HTTPError as exc:
+            result = exc
+        results.append(result)
+        if _accepted(result, time.monotonic() - started, timeout):
+            break
+    return results
 
 
 def _accepted(result: Delivery, elapsed: float, timeout: float) -> bool:
