@@ -265,6 +265,19 @@ def test_a_severity_change_reschedules(holiday_env: Env) -> None:
     assert all(":28800:" in t.key for t in pending)
 
 
+def test_a_contract_sets_its_own_points(holiday_env: Env) -> None:
+    env, clock = holiday_env, holiday_env.clock
+    with env.db.session() as session:
+        contract = session.exec(select(Contract).where(Contract.key == "wuhan-central-drg")).one()
+        contract.sla_policy = {**POLICY, "reminders": {"at_percent": [25], "before_minutes": [30],
+                                                       "escalate_after_minutes": 120}}
+        session.add(contract)
+    clock.now = local(2026, 11, 23, 9, 0).astimezone(UTC)
+    chat(env, "liufang", "DRG系统打不开")
+    assert [(t.label, t.due_at.astimezone(SHANGHAI).strftime("%H:%M")) for t in _timers(env, TimerStatus.PENDING)] == [
+        ("25%", "10:00"), ("30 分钟", "12:30"), ("已超时", "13:00"), ("超时未处理", "15:00")]
+
+
 def test_outage_hits_one_recipient_with_one_message(holiday_env: Env) -> None:
     """Forty tickets reminding at once: the engineers' group gets one message, not forty."""
     env, clock = holiday_env, holiday_env.clock
