@@ -27,6 +27,7 @@ from admin.settings import Settings
 from intake import InboundRecord, journal
 from sla import policy_from
 from tickets import Database, outbox, people, service, utcnow
+from tickets.audit import SYSTEM, audit
 from tickets.clocks import clocks_of
 from tickets.models import Account, Contract, CoveredSystem, Hospital, Outbox, OutboxStatus, Person, Ticket
 
@@ -88,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--members", required=True, help="成员账号，逗号分隔（至少 2 人，含群主）")
     s.add_argument("--chatid", help="指定 chatid（字母数字，最长 32 位）")
     s.set_defaults(run=cmd_wecom_create_group)
+    s = wc.add_parser("hospital-group", help="设置某医院自己的工程师群（其工单发到该群，不发共享群）")
+    s.add_argument("hospital", help="医院代码，例如 wuhan-central")
+    s.add_argument("chatid", nargs="?", default="", help="群的 chatid；省略则改回共享群")
+    s.set_defaults(run=cmd_wecom_hospital_group)
 
     ob = sub.add_parser("outbox", help="待发送消息").add_subparsers(title="outbox commands")
     s = ob.add_parser("status", help="各状态的消息数，并列出发送失败的消息")
@@ -174,10 +179,12 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from admin.demo import load_demo, load_starter_knowledge
     from knowledge import Article
+    from tickets.duties import schedule_all
 
     db = _db(settings)
     with db.session() as session:
         username, password = load_demo(session, settings.var_dir, utcnow())
+        duties = schedule_all(session, utcnow())  # the demo contracts' inspections, tests, acceptances
     with db.session() as session:
         kb = load_starter_knowledge(session, utcnow())
         articles = session.exec(select(func.count()).select_from(Article)).one()
@@ -185,6 +192,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         log.error("starter knowledge base: %s", kb.errors)
     print("演示数据已就绪：5 家医院、5 份合同、10 位人员。")
     print(f"知识库：{articles} 篇文章。")
+    print(f"合同义务：新排期 {duties} 项（巡检、备份恢复测试、交付物、验收等）。")
     print(f"管理后台账户：{username}  密码：{password}")
     return 0
 
@@ -261,6 +269,21 @@ def cmd_wecom_create_group(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         client.close()
     print(chatid)
+    return 0
+
+
+def cmd_wecom_hospital_group(settings: Settings, args: argparse.Namespace) -> int:
+    db = _db(settings)
+    with db.session() as session:
+        hospital = session.exec(select(Hospital).where(Hospital.key == args.hospital)).first()
+        if hospital is None:
+            print(f"没有医院代码 {args.hospital}。", file=sys.stderr)
+            return 1
+        old, hospital.engineer_chatid = hospital.engineer_chatid, args.chatid.strip()
+        session.add(hospital)
+        audit(session, SYSTEM, "hospital.engineer_group_set", utcnow(), hospital=hospital.key, old=old,
+              new=hospital.engineer_chatid)
+        print(f"{hospital.name}：{hospital.engineer_chatid or '使用共享工程师群'}")
     return 0
 
 

@@ -52,6 +52,7 @@ from tickets.calendars import (
     set_statutory_day,
 )
 from tickets.clocks import recompute_open
+from tickets.duties import schedule
 from tickets.models import Contract, Hospital, StatutoryDay
 from tickets.reports import contract_report, report_json
 
@@ -473,7 +474,9 @@ def cmd_policy_import(settings: Settings, args: argparse.Namespace) -> int:
         audit(session, actor, "contract.sla_policy_imported", now, contract=contract.key, file=str(args.file),
               old=old)
         n = recompute_open(session, now, hospital_id=contract.hospital_id, reason="policy_imported", actor=actor)
-    print(f"合同 {args.contract} 的 SLA 已导入（{len(policy.levels)} 个级别）；已重算 {n} 张未结工单的时钟。")
+        added = schedule(session, contract, now)  # its duties as the new document says (issue 6)
+    print(f"合同 {args.contract} 的 SLA 已导入（{len(policy.levels)} 个级别）；已重算 {n} 张未结工单的时钟；"
+          f"合同义务新排期 {added} 项。")
     return 0
 
 
@@ -522,5 +525,11 @@ def _print_report(d: dict[str, Any]) -> None:
     print(f"扣款合计：{p['total_yuan']} 元" + ("（部分金额因合同金额未登记无法计算）" if p["amount_unknown"] else ""))
     for item in p["items"]:
         print(f"  #{item['ticket']} {item['name']}：{item['amount_yuan'] or '金额未知'} 元（{item['detail']}；{item['clause']}）")
+    duties = d.get("duties") or {}
+    if duties.get("count"):  # contract duties missed in the period (issue 6)
+        print(f"合同义务逾期：{duties['count']} 项，违约金 {duties['total_yuan']} 元；"
+              f"扣款合计（含合同义务）{duties['penalties_with_duties_yuan']} 元")
+        for m in duties["missed"]:
+            print(f"  {m['title']}（到期 {m['due_local']}）：{m['penalty_yuan'] or '合同未约定金额'}（{m['clause']}）")
     if d["calendar_unconfirmed_tickets"]:
         print(f"注意：{ids(d['calendar_unconfirmed_tickets'])} 的时限落在节假日未公布的年份，待复核。")

@@ -82,10 +82,11 @@ CONTRACTS = [
                  date(2024, 1, 1), date(2026, 12, 31), [("综合管理平台（OA）", ["OA", "办公系统", "公文"])]),
 ]
 
-PEOPLE_CSV = """name,role,hospital,department,wecom_userid,email,phone
-张伟,engineer,,维保一组,zhangwei,zhangwei@vendor.example.cn,13800000001
-李娜,engineer,,维保二组,lina,lina@vendor.example.cn,13800000002
-王强,manager,,服务管理部,wangqiang,wangqiang@vendor.example.cn,13800000003
+PEOPLE_CSV = """name,role,hospital,department,wecom_userid,email,phone,serves
+张伟,engineer,,维保一组,zhangwei,zhangwei@vendor.example.cn,13800000001,*
+李娜,engineer,,维保二组,lina,lina@vendor.example.cn,13800000002,*
+赵磊,engineer,,驻场组,zhaolei,zhaolei@vendor.example.cn,13800000004,gdph;liuzhou-workers
+王强,manager,,服务管理部,wangqiang,wangqiang@vendor.example.cn,13800000003,*
 刘芳,reporter,wuhan-central,心血管内科,liufang,liufang@whcentral.example.cn,13900000001
 吴刚,hospital_admin,wuhan-central,信息中心,wugang,wugang@whcentral.example.cn,13900000002
 陈静,reporter,nanxishan,血液透析室,chenjing,chenjing@nxs.example.cn,13900000003

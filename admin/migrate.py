@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from tickets.calendars import seed_statutory
 from tickets.clocks import recompute_open
 from tickets.db import Database
+from tickets.duties import schedule_all
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -34,7 +35,8 @@ def upgrade(url: str, revision: str = "head") -> None:
 
 
 def migrate(url: str, now: datetime) -> list[int]:
-    """Bring the schema to head, add statutory-calendar years the table lacks, re-evaluate open clocks.
+    """Bring the schema to head, add statutory-calendar years the table lacks, re-evaluate open clocks,
+    schedule the contracts' duties.
 
     Returns the calendar years added (a new chinesecalendar release brings the next year).
     """
@@ -44,6 +46,7 @@ def migrate(url: str, now: datetime) -> list[int]:
         with db.session() as session:
             added = seed_statutory(session, now)
             recompute_open(session, now, reason="migrated")
+            schedule_all(session, now)  # contract duties of every contract (issue 6), new policies included
     finally:
         db.dispose()
     return added

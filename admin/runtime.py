@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from bot import Bot
 from intake import InboundMessage, journal, webchat
+from intake.aibot import AckError, AibotConnection, NotConnected, SendOutcomeUnknown
 from intake.wecom import WeComClient, WeComError
 from tickets import Database, outbox, service, timers
 from tickets.models import Outbox, TimerStatus
@@ -60,7 +61,15 @@ class WeComChannel:
 
     def send(self, row: Outbox) -> str | None:
         recipient, text, possible_duplicate = row.recipient, row.text, row.maybe_delivered
+        payload = row.payload or {}
         try:
+            if "card" in payload:  # a button card, one-to-one to the on-duty engineers ("u1|u2")
+                return str(self.client.send_template_card(recipient, payload["card"]).get("msgid") or "") or None
+            if "card_update" in payload:  # someone claimed: replace the buttons on every copy
+                update = payload["card_update"]
+                self.client.update_template_card(list(update["userids"]), str(update["response_code"]),
+                                                 str(update["replace_name"]))
+                return None
             if recipient.startswith("chat:"):
                 # appchat/send has no duplicate check: a group notice may repeat after a crash.
                 self.client.appchat_send_text(recipient.removeprefix("chat:"), text)
@@ -75,6 +84,49 @@ class WeComChannel:
             raise DeliveryFailed(f"wecom outcome unknown: {exc!r}", uncertain=True) from exc
 
 
+class AibotChannel:
+    """The AI bot: over its long connection, groups by ``chat:<chatid>`` (cards or markdown) and
+    members by userid; in callback mode, an answer to a message through its ``response_url``."""
+
+    def __init__(self, connection: AibotConnection | None, http: httpx.Client | None = None) -> None:
+        self.connection = connection
+        self.http = http or httpx.Client(timeout=10.0)
+
+    def send(self, row: Outbox) -> str | None:
+        if row.recipient.startswith(("https://", "http://")):
+            return self._respond(row)
+        if self.connection is None:
+            raise DeliveryFailed("aibot: no long connection configured; only answers to messages can be sent",
+                                 permanent=True)
+        chatid = row.recipient.removeprefix("chat:")
+        card = (row.payload or {}).get("card")
+        try:
+            if card is not None:
+                self.connection.send_card_sync(chatid, card)
+            else:
+                self.connection.send_markdown_sync(chatid, row.text)
+        except NotConnected as exc:  # nothing went out: retry once the connection is back
+            raise DeliveryFailed(str(exc)) from exc
+        except SendOutcomeUnknown as exc:
+            raise DeliveryFailed(str(exc), uncertain=True) from exc
+        except AckError as exc:  # WeCom refused it; its codes on this channel are not documented
+            raise DeliveryFailed(str(exc)) from exc
+        return None
+
+    def _respond(self, row: Outbox) -> str | None:
+        """POST to a response_url: usable once, for an hour (DOC 101138), so a failure is final."""
+        body = {"msgtype": "markdown", "markdown": {"content": row.text}}
+        try:
+            data = self.http.post(row.recipient, json=body).json()
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise DeliveryFailed(f"aibot response_url unreachable: {exc!r}") from exc
+        except (httpx.HTTPError, ValueError) as exc:
+            raise DeliveryFailed(f"aibot response_url outcome unknown: {exc!r}", uncertain=True) from exc
+        if data.get("errcode", 0) != 0:
+            raise DeliveryFailed(f"aibot response_url refused: {data}", permanent=True)
+        return None
+
+
 @dataclass
 class Runtime:
     db: Database
@@ -86,6 +138,7 @@ class Runtime:
     timer_wake: asyncio.Event = field(default_factory=asyncio.Event)
     loop: asyncio.AbstractEventLoop | None = None
     pollers: list[MailboxPoller] = field(default_factory=list)
+    aibot: AibotConnection | None = None
 
     # -- intake -----------------------------------------------------------------------
 
@@ -102,6 +155,26 @@ class Runtime:
         if is_new:
             self._wake(self.inbound_wake)
         return is_new
+
+    def accept_aibot(self, msg: InboundMessage) -> bool:
+        """The AI bot's ``accept``: a card click is stored by :meth:`card_click` instead."""
+        if msg.msg_type == "card_event":
+            return True
+        return self.accept(msg)
+
+    def card_click(self, msg: InboundMessage) -> dict[str, Any] | None:
+        """Handle a card button tap at once; returns the card that replaces the tapped one.
+
+        WeCom waits at most 5 s for the replacement and never sends the click again,
+        so it is not left to the inbound worker: the click is journaled (as handled)
+        and acted on in one transaction, and a redelivered click changes nothing.
+        """
+        now = self.clock()
+        with self.db.session() as session:
+            journal.record(session, msg, handled_at=now)
+            card = self.bot.card_click(session, msg, now)
+        self._wake(self.outbox_wake)
+        return card
 
     def process_next(self, batch: int = INBOUND_BATCH) -> bool:
         """Process the next journal entries (up to ``batch``); False when none is waiting.
@@ -217,8 +290,11 @@ class Runtime:
         self._wake(self.inbound_wake)
 
     def jobs(self) -> list[Coroutine[Any, Any, None]]:
-        """Everything that runs in the background: inbound, outbox, timers, one poller per mailbox."""
-        return [self.run_inbound(), self.run_outbox(), self.run_timers(), *(p.run() for p in self.pollers)]
+        """Everything that runs in the background: inbound, outbox, timers, mail pollers, the AI bot."""
+        jobs = [self.run_inbound(), self.run_outbox(), self.run_timers(), *(p.run() for p in self.pollers)]
+        if self.aibot is not None:
+            jobs.append(self.aibot.run(asyncio.Event()))  # stops when the job is cancelled
+        return jobs
 
     def _wake(self, event: asyncio.Event) -> None:
         if self.loop is not None and not self.loop.is_closed():

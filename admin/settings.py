@@ -67,9 +67,24 @@ class Settings(BaseSettings):
     wecom_aes_key: str = ""
     wecom_api_base: str = WECOM_API_BASE
     wecom_engineer_chatid: str = ""
+    # WeCom AI bot (智能机器人): sees group messages that @ it and can put button cards in a group.
+    # Long connection (outbound WSS only, suits an intranet): the bot's BotID and Secret.
+    aibot_bot_id: str = ""
+    aibot_secret: str = ""
+    aibot_ws_url: str = "wss://openws.work.weixin.qq.com"
+    # Callback mode (WeCom must reach our URL /wecom/aibot): the bot's Token and EncodingAESKey.
+    aibot_token: str = ""
+    aibot_aes_key: str = ""
+    aibot_name: str = ""  # the bot's name as members @ it, e.g. "维保助手"
+    # The shared engineers' group the AI bot posts new tickets to (a group it is a member of);
+    # a hospital's own group (admin panel) replaces it for that hospital's tickets.
+    aibot_engineer_chatid: str = ""
     # Who hears of a deadline still missed an hour (the contract's escalate_after) after the
     # breach: WeCom userids or mail addresses of people in the directory, comma-separated.
     escalation_second_level: str = ""
+    # Working days a resolved ticket waits for the reporter's 已解决 / 未解决 before it closes as
+    # confirmed by default (counted from the day after the resolution, to close of business).
+    confirm_days: int = Field(default=3, ge=1)
 
     # Mail intake (IMAP). The first mailbox from these; more as [[mailboxes]] tables in the config
     # file with the same keys without the "imap_" prefix, plus "name".
@@ -116,6 +131,14 @@ class Settings(BaseSettings):
     @property
     def wecom_send_enabled(self) -> bool:
         return bool(self.wecom_corp_id and self.wecom_secret and self.wecom_agent_id)
+
+    @property
+    def aibot_longconn_enabled(self) -> bool:
+        return bool(self.aibot_bot_id and self.aibot_secret)
+
+    @property
+    def aibot_callback_enabled(self) -> bool:
+        return bool(self.aibot_token and self.aibot_aes_key)
 
     @property
     def mail_send_enabled(self) -> bool:

@@ -31,6 +31,7 @@ from tickets import outbox, service
 from tickets.audit import Actor, audit
 from tickets.calendars import confirm_year, confirmed_years, set_hospital_day, set_statutory_day
 from tickets.clocks import recompute_open
+from tickets.closing import CLOSE_REASON_NAMES
 from tickets.models import (
     STATUS_NAMES,
     Account,
@@ -160,9 +161,17 @@ class TicketRow:
     response_due_iso: str
     responded_at: str
     seconds_left: int | None
+    closing: str = ""  # how it was closed and the reporter's score, e.g. "报障人确认 · 评分 5/5"
 
 
 _local = sla_pages.local_time
+
+
+def _closing(t: Ticket) -> str:
+    parts = [CLOSE_REASON_NAMES.get(t.close_reason, t.close_reason)] if t.close_reason else []
+    if t.rating is not None:
+        parts.append(f"评分 {t.rating}/5" + (f"（{t.rating_comment}）" if t.rating_comment else ""))
+    return " · ".join(parts)
 
 
 def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = None, *,
@@ -194,6 +203,7 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
             response_due_iso=t.response_due_at.isoformat() if t.response_due_at else "",
             responded_at=_local(t.first_response_at, hospital.timezone),
             seconds_left=int((t.response_due_at - now).total_seconds()) if running and t.response_due_at else None,
+            closing=_closing(t),
         ))
     return rows
 

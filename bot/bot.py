@@ -15,12 +15,13 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import kb_flow, mail_flow, reminders, state, texts, work
-from bot.commands import HELP, Command, Invalid, Verb, normalize, parse
+from bot import confirm, groups, kb_flow, mail_flow, reminders, state, texts, work
+from bot.commands import HELP, Command, Invalid, Verb, normalize, parse, ticket_number_in
 from bot.triage import looks_like_outage
 from intake import InboundMessage
 from knowledge import record_feedback
 from tickets import outbox, service
+from tickets.closing import AUTOCLOSE, DEFAULT_CONFIRM_DAYS
 from tickets.models import (
     ENGINEER_ROLES,
     Contract,
@@ -57,6 +58,21 @@ class BotConfig:
     person_channel: str = "webchat"
     # The second escalation level: WeCom userids or mail addresses of people in the directory.
     second_level: tuple[str, ...] = ()
+    # Working days a resolved ticket waits for the reporter's 已解决 / 未解决 before it closes
+    # as confirmed by default (bot.confirm).
+    confirm_days: int = DEFAULT_CONFIRM_DAYS
+    # The channel of the engineers' groups among ``engineer_routes``: "aibot" (cards in the group),
+    # "wecom" (the app's appchat: text only) or "" (web chat only). A hospital's own group
+    # (Hospital.engineer_chatid) replaces the shared one on that channel.
+    group_channel: str = ""
+    # The self-built app sends each new ticket's button card one-to-one to the on-duty engineers
+    # (when the group itself cannot carry a card).
+    cards_one_to_one: bool = False
+    # The AI bot's names as a mention shows them, removed from commands wherever they stand.
+    bot_names: tuple[str, ...] = ()
+    # How the AI bot answers a message: over its long connection (True), or through the
+    # message's response_url (callback mode: one answer per message, within an hour).
+    aibot_connected: bool = False
 
 
 class Bot:
@@ -68,15 +84,30 @@ class Bot:
 
     def remind(self, session: Session, due: list[Timer], now: datetime) -> list[Timer]:
         """Say what the due timers are for; returns those that no longer apply."""
-        return reminders.fire(session, due, now, self._reminder_routes)
+        from bot import duties  # contract duties (issue 6): their own texts and audience
+
+        owed = [t for t in due if t.kind == duties.DUTY]
+        if owed:
+            rest = [t for t in due if t.kind != duties.DUTY]
+            return duties.fire(session, owed, now, self._reminder_routes) + self.remind(session, rest, now)
+        closing = [t for t in due if t.kind == AUTOCLOSE]
+        due = [t for t in due if t.kind != AUTOCLOSE]
+        return confirm.autoclose(self, session, closing, now) + reminders.fire(session, due, now,
+                                                                                self._reminder_routes)
 
     def handle(self, session: Session, msg: InboundMessage, now: datetime) -> None:
-        if msg.msg_type == "event":
-            log.info("bot: event %s from %s ignored", msg.raw.get("Event"), msg.sender)
+        if _is_card_click(msg):
+            self.card_click(session, msg, now)
+            return
+        if msg.msg_type in ("event", "enter_chat"):
+            log.info("bot: event %s from %s ignored", msg.raw.get("Event") or msg.msg_type, msg.sender)
             return
         if msg.channel == "email":
             mail_flow.handle(self, session, msg, now)
             return
+        if msg.channel == groups.AIBOT and msg.thread_hints.get("chattype") == "group":
+            # The administrator needs the group's chatid for HELPDESK_AIBOT_ENGINEER_CHATID (docs/wecom-setup.md).
+            log.info("aibot: message from %s in group chatid=%s", msg.sender, msg.thread_hints.get("chatid"))
         person = self._identify(session, msg)
         if person is None:
             log.warning("bot: unknown sender %s on %s", msg.sender, msg.channel)
@@ -93,7 +124,7 @@ class Bot:
 
     @staticmethod
     def _identify(session: Session, msg: InboundMessage) -> Person | None:
-        if msg.channel == "wecom":
+        if msg.channel in ("wecom", groups.AIBOT):
             person = session.exec(select(Person).where(Person.wecom_userid == msg.sender)).first()
         elif msg.channel == "email":
             person = session.exec(select(Person).where(Person.email == msg.sender.lower())).first()
@@ -113,6 +144,8 @@ class Bot:
             return
         report = Report(channel=msg.channel, external_id=msg.external_id, text=msg.text, channel_ts=msg.channel_ts,
                         received_at=msg.received_at, is_written_report=msg.channel in self.config.written_channels)
+        if confirm.answer(self, session, person, report, now):  # 已解决 / 未解决 / a score, if one is asked
+            return
         ticket = service.open_ticket_of(session, person.id or 0)
         if ticket is None and _is_greeting(msg.text):
             # "在吗" reports no fault: no ticket, no clock; the message stays in the journal.
@@ -175,8 +208,90 @@ class Bot:
                "工程师接单后会在这里回复您。")
         ask = self._next_question(session, ticket, person, now)
         service.send_to_reporter(session, ticket, ack + (f"\n\n{ask}" if ask else ""), now)
-        self._notify_engineers(session, ticket, _new_ticket_notice(session, ticket, person, hospital, now), now)
+        self._post_new_ticket(session, ticket, person, hospital, now)
         return ticket
+
+    def _post_new_ticket(self, session: Session, ticket: Ticket, reporter: Person, hospital: Hospital,
+                         now: datetime) -> None:
+        """The notice to the engineers' group(s): a button card where the channel can carry one."""
+        notice = _new_ticket_notice(session, ticket, reporter, hospital, now)
+        card = self._card(session, ticket, groups.new_task_id(ticket, now), now)
+        for channel, recipient in self._routes(session, ticket):
+            outbox.enqueue(session, channel=channel, recipient=recipient, text=notice, now=now, ticket_id=ticket.id,
+                           payload={"card": card} if channel == groups.AIBOT else None)
+        if self.config.cards_one_to_one:
+            userids = [p.wecom_userid for p in groups.on_duty(session, hospital) if p.wecom_userid]
+            if userids:  # one message/send for all: one task_id, so one click replaces every copy
+                outbox.enqueue(session, channel=groups.WECOM, recipient="|".join(userids), text=notice, now=now,
+                               ticket_id=ticket.id, payload={"card": card})
+
+    def _card(self, session: Session, ticket: Ticket, task_id: str, now: datetime,
+              claimed_by: str = "") -> dict[str, object]:
+        hospital = session.get(Hospital, ticket.hospital_id)
+        reporter = session.get(Person, ticket.reporter_id)
+        contract = session.get(Contract, ticket.contract_id)
+        system = session.get(CoveredSystem, ticket.system_id) if ticket.system_id else None
+        assert hospital is not None and reporter is not None and contract is not None
+        level = service.policy_of(contract).level(ticket.severity).name
+        if not ticket.severity_confirmed:
+            level += "（待确认）"
+        return groups.card(ticket, hospital, system=system.name if system else "待确认", level=level,
+                           reporter=reporter, now=now, task_id=task_id, claimed_by=claimed_by)
+
+    # -- card clicks -------------------------------------------------------------------
+
+    def card_click(self, session: Session, msg: InboundMessage, now: datetime) -> dict[str, object] | None:
+        """A tap on a ticket card's button; returns the AI bot card that replaces the clicked one.
+
+        接单 claims the ticket for the engineer who tapped (as ``接 N`` would); the
+        card then shows who holds it, for everyone. 详情 answers the engineer alone.
+        A self-built app's card is replaced through ``update_template_card`` with the
+        click's response code (queued here); the AI bot's by the caller, with what
+        this returns. A repeated click changes nothing and shows the same card.
+        """
+        event_key = msg.text if msg.channel == groups.AIBOT else str(msg.raw.get("EventKey") or "")
+        key = groups.key_of(event_key)
+        person = self._identify(session, msg)
+        if key is None or person is None or person.role not in ENGINEER_ROLES:
+            log.warning("bot: card click %r by %s ignored (unknown key or not an engineer)", event_key, msg.sender)
+            return None
+        action, number = key
+        try:
+            ticket = service.get_ticket(session, number)
+            groups.authorise(session, person, ticket)
+            if action == groups.DETAIL:
+                self._say_privately(session, msg, person, work.describe(session, ticket, now), now)
+                return None
+            if ticket.assignee_id is None:
+                self._claim(session, person, ticket, now, by_card=True)
+            elif ticket.assignee_id != person.id:
+                self._say_privately(session, msg, person, f"工单 #{ticket.id} 已由 "
+                                    f"{self._name(session, ticket.assignee_id)} 接单。", now)
+        except TicketError as exc:
+            self._say_privately(session, msg, person, exc.message, now)
+            return None
+        holder = self._name(session, ticket.assignee_id)
+        if msg.channel == groups.AIBOT:
+            task_id = str(msg.thread_hints.get("task_id") or groups.new_task_id(ticket, now))
+            return self._card(session, ticket, task_id, now, claimed_by=holder)
+        self._replace_app_cards(session, msg, ticket, holder, now)
+        return None
+
+    def _replace_app_cards(self, session: Session, msg: InboundMessage, ticket: Ticket, holder: str,
+                           now: datetime) -> None:
+        code = str(msg.raw.get("ResponseCode") or "")
+        hospital = session.get(Hospital, ticket.hospital_id)
+        if not code or hospital is None:
+            return
+        userids = sorted({p.wecom_userid for p in groups.on_duty(session, hospital) if p.wecom_userid} | {msg.sender})
+        update = {"userids": userids, "response_code": code, "replace_name": f"{holder} 已接单"}
+        outbox.enqueue(session, channel=groups.WECOM, recipient="|".join(userids), text=f"#{ticket.id} {holder} 已接单",
+                       now=now, ticket_id=ticket.id, payload={"card_update": update})
+
+    @staticmethod
+    def _name(session: Session, person_id: int | None) -> str:
+        person = session.get(Person, person_id) if person_id else None
+        return person.name if person else "他人"
 
     def _next_question(self, session: Session, ticket: Ticket, person: Person, now: datetime) -> str:
         """Ask what is still unknown (system, then severity); "" when nothing is."""
@@ -208,6 +323,8 @@ class Bot:
     def _answer(self, session: Session, ticket: Ticket, person: Person, conv: state.Conversation, text: str,
                 now: datetime) -> bool:
         """Apply the reporter's answer to the pending question; False if ``text`` is not an answer."""
+        if conv.awaiting in confirm.QUESTIONS:  # a mail reply to 请确认问题是否已解决 / 请为本次服务打分
+            return confirm.reply(self, session, ticket, person, conv, text, now)
         actor = Actor.of(person)
         if conv.awaiting == state.ASK_SYSTEM:
             system = self._chosen_system(session, ticket, conv, text, now)
@@ -258,7 +375,9 @@ class Bot:
     # -- engineers -----------------------------------------------------------------------
 
     def _engineer(self, session: Session, engineer: Person, msg: InboundMessage, now: datetime) -> None:
-        command = parse(msg.text)
+        # WeCom quote-reply: the quoted card's ticket is the one meant (回 without a number).
+        quoted = ticket_number_in(str(msg.thread_hints.get("quote_text") or ""))
+        command = parse(msg.text, quoted, bot_names=self.config.bot_names)
         if command is None:
             self._say(session, msg, engineer, "没有看懂这条指令。\n" + HELP, now)
             return
@@ -267,25 +386,25 @@ class Bot:
             return
         try:
             ticket = service.get_ticket(session, command.number) if command.number is not None else None
+            if ticket is not None:
+                groups.authorise(session, engineer, ticket)
             if command.verb in (Verb.CLAIM, Verb.REPLY):
                 assert ticket is not None
                 answer = self._run(session, engineer, command, ticket, now)
+            elif command.verb is Verb.TRANSFER:
+                assert ticket is not None
+                answer = self._transfer(session, engineer, command, ticket, now)
             else:
-                answer = work.run(session, engineer, command, ticket, now)
+                answer = work.run(session, engineer, command, ticket, now, confirm_days=self.config.confirm_days)
         except TicketError as exc:
             answer = exc.message
         self._say(session, msg, engineer, answer, now)
 
     def _run(self, session: Session, engineer: Person, command: Command, ticket: Ticket, now: datetime) -> str:
+        if command.verb is Verb.CLAIM:
+            return self._claim(session, engineer, ticket, now)
         reporter = session.get(Person, ticket.reporter_id)
         assert reporter is not None
-        if command.verb is Verb.CLAIM:
-            if service.claim(session, ticket, engineer, now) is service.ClaimResult.ALREADY_YOURS:
-                return f"工单 #{ticket.id} 已经是您接的单。"
-            service.send_to_reporter(
-                session, ticket, f"工程师 {engineer.name} 已接单，正在处理您的工单 #{ticket.id}。", now, author=engineer)
-            self._notify_engineers(session, ticket, f"{engineer.name} 已接单 #{ticket.id}", now)
-            return f"已接单 #{ticket.id}（{reporter.department} {reporter.name}）。回复报障人请发：回 {ticket.id} 内容"
         service.ensure_replyable(ticket)
         if ticket.assignee_id is None:
             service.claim(session, ticket, engineer, now)
@@ -293,17 +412,64 @@ class Bot:
                                  author=engineer)
         return f"已发给 {reporter.name}（工单 #{ticket.id}）。"
 
+    def _claim(self, session: Session, engineer: Person, ticket: Ticket, now: datetime, *,
+               by_card: bool = False) -> str:
+        reporter = session.get(Person, ticket.reporter_id)
+        assert reporter is not None
+        if service.claim(session, ticket, engineer, now) is service.ClaimResult.ALREADY_YOURS:
+            return f"工单 #{ticket.id} 已经是您接的单。"
+        service.send_to_reporter(
+            session, ticket, f"工程师 {engineer.name} 已接单，正在处理您的工单 #{ticket.id}。", now, author=engineer)
+        # A tap on the AI bot's card replaces that card for the whole group: no second line there.
+        self._notify_engineers(session, ticket, f"{engineer.name} 已接单 #{ticket.id}", now,
+                               skip=(groups.AIBOT,) if by_card else ())
+        return f"已接单 #{ticket.id}（{reporter.department} {reporter.name}）。回复报障人请发：回 {ticket.id} 内容"
+
+    def _transfer(self, session: Session, engineer: Person, command: Command, ticket: Ticket, now: datetime) -> str:
+        """转 N @某人: the ticket goes to a colleague who serves the hospital; both are told."""
+        target = work.colleague(session, command.target)
+        groups.authorise(session, target, ticket)
+        service.reassign(session, ticket, target, Actor.of(engineer), now)
+        self._tell(session, target, f"{engineer.name} 把工单 #{ticket.id} 转给了您：{ticket.summary}\n"
+                   + work.describe(session, ticket, now), now)
+        self._notify_engineers(session, ticket, f"{engineer.name} 已将 #{ticket.id} 转给 {target.name}", now)
+        return f"已将 #{ticket.id} 转给 {target.name}。"
+
     # -- output --------------------------------------------------------------------------
 
+    def _say(self, session: Session, msg: InboundMessage, person: Person, text: str, now: datetime) -> None:
+        """Answer where the message came from (not tied to a ticket): in the group it was said in, if any."""
+        if msg.channel == groups.AIBOT:
+            hints = msg.thread_hints
+            chatid, url = str(hints.get("chatid") or ""), str(hints.get("response_url") or "")
+            if not self.config.aibot_connected and url:
+                outbox.enqueue(session, channel=msg.channel, recipient=url, text=text, now=now)
+                return
+            if hints.get("chattype") == "group" and chatid:
+                outbox.enqueue(session, channel=msg.channel, recipient=f"chat:{chatid}", text=text, now=now)
+                return
+        self._say_privately(session, msg, person, text, now)
+
     @staticmethod
-    def _say(session: Session, msg: InboundMessage, person: Person, text: str, now: datetime) -> None:
-        """Answer on the channel the message came from (not tied to a ticket)."""
+    def _say_privately(session: Session, msg: InboundMessage, person: Person, text: str, now: datetime) -> None:
         outbox.enqueue(session, channel=msg.channel, recipient=service.address_of(person, msg.channel), text=text,
                        now=now)
 
-    def _notify_engineers(self, session: Session, ticket: Ticket, text: str, now: datetime) -> None:
-        for channel, recipient in self.config.engineer_routes:
-            outbox.enqueue(session, channel=channel, recipient=recipient, text=text, now=now, ticket_id=ticket.id)
+    def _tell(self, session: Session, person: Person, text: str, now: datetime) -> None:
+        """A message to one of the vendor's people, on the channel reminders use."""
+        channel = self.config.person_channel if person.wecom_userid else "webchat"
+        outbox.enqueue(session, channel=channel, recipient=service.address_of(person, channel), text=text, now=now)
+
+    def _routes(self, session: Session, ticket: Ticket) -> list[groups.Route]:
+        hospital = session.get(Hospital, ticket.hospital_id)
+        return groups.group_routes(self.config.engineer_routes, self.config.group_channel, hospital)
+
+    def _notify_engineers(self, session: Session, ticket: Ticket, text: str, now: datetime, *,
+                          skip: tuple[str, ...] = ()) -> None:
+        for channel, recipient in self._routes(session, ticket):
+            if channel not in skip:
+                outbox.enqueue(session, channel=channel, recipient=recipient, text=text, now=now,
+                               ticket_id=ticket.id)
 
     def _notify_classified(self, session: Session, ticket: Ticket, now: datetime) -> None:
         hospital = session.get(Hospital, ticket.hospital_id)
@@ -316,6 +482,12 @@ class Bot:
             f"工单 #{ticket.id} 已确认：{system.name if system else '系统未定'} · {level.name if level else ticket.severity}\n"
             f"{texts.deadline_line(ticket.response_due_at, now, tz)}",
             now)
+
+
+def _is_card_click(msg: InboundMessage) -> bool:
+    """A button tap: the AI bot's card_event, or the self-built app's template_card_event."""
+    return msg.msg_type == "card_event" or (msg.msg_type == "event"
+                                             and msg.raw.get("Event") == "template_card_event")
 
 
 def _new_ticket_notice(session: Session, ticket: Ticket, reporter: Person, hospital: Hospital,

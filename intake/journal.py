@@ -54,14 +54,20 @@ class InboundRecord(SQLModel, table=True):
         )
 
 
-def record(session: Session, msg: InboundMessage) -> bool:
-    """Store ``msg`` unless the channel already delivered it; True if it is new."""
+def record(session: Session, msg: InboundMessage, *, handled_at: datetime | None = None) -> bool:
+    """Store ``msg`` unless the channel already delivered it; True if it is new.
+
+    ``handled_at``: the caller handles the message in this same transaction (a card
+    click answered within WeCom's 5 s), so it is stored as done, never processed again.
+    """
+    status = DONE if handled_at is not None else PENDING
     return insert_ignoring_conflict(
         session, InboundRecord,
         {
             "channel": msg.channel, "external_id": msg.external_id, "sender": msg.sender,
             "sender_name": msg.sender_name, "channel_ts": msg.channel_ts, "received_at": msg.received_at,
-            "msg_type": msg.msg_type, "text": msg.text, "status": PENDING, "attempts": 0, "error": "",
+            "msg_type": msg.msg_type, "text": msg.text, "status": status, "attempts": 0, "error": "",
+            "processed_at": handled_at,
             "payload": {"attachments": msg.attachments, "thread_hints": msg.thread_hints, "raw": msg.raw},
         },
         conflict=["channel", "external_id"],

@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from sla.policy import (
+    ANCHOR_NAMES,
     CALENDAR_NAMES,
     KINDS,
     PAUSE_REASONS,
+    RECURRENCE_NAMES,
     START_EVENTS,
     STOP_EVENTS,
     ClockSpec,
     ClockVariant,
+    DutySpec,
     SlaPolicy,
 )
 
@@ -75,6 +78,17 @@ def clock_rows(policy: SlaPolicy) -> list[ClockRow]:
     return rows
 
 
+def duty_text(duty: DutySpec) -> str:
+    """巡检：每季度（按自然月、季、年划分），期末最后一天 18:00 前上传巡检报告，提前 7、1 天提醒，未完成 1000 元/次."""
+    offset = duty.due_offset_days
+    day = "期末最后一天" + (f"后 {offset} 天" if offset > 0 else f"前 {-offset} 天" if offset < 0 else "")
+    remind = "、".join(str(d) for d in sorted(duty.remind_days_before, reverse=True))
+    text = (f"{duty.name}：{RECURRENCE_NAMES[duty.recurrence]}（{ANCHOR_NAMES[duty.anchor]}），"
+            f"{day} {duty.due_time} 前上传{duty.closes_with}")
+    text += f"，提前 {remind} 天提醒" if remind else ""
+    return text + (f"，未完成 {duty.penalty_yuan} 元/次" if duty.penalty_yuan is not None else "")
+
+
 HEADERS = ("级别", "时钟", "目标", "日历", "起点", "终点", "暂停", "适用与变体", "条款")
 
 
@@ -104,6 +118,10 @@ def markdown(presets: Mapping[str, SlaPolicy], readings: Mapping[str, list[str]]
             out += ["违约扣款：", ""]
             for rule in policy.penalties:
                 out.append(f"- `{rule.code}` {rule.name}（{rule.clause}）")
+            out.append("")
+        if policy.duties:
+            out += ["合同义务（按期上传报告）：", ""]
+            out += [f"- `{d.key}` {duty_text(d)}（{d.clause}）" for d in policy.duties]
             out.append("")
         if readings.get(key):
             out += ["读法：", ""]

@@ -11,10 +11,12 @@ when the report arrived and with the kind of work.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import re
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -256,6 +258,110 @@ class ReminderSpec(BaseModel):
         return self
 
 
+Recurrence = Literal["monthly", "quarterly", "half_yearly", "yearly"]
+RECURRENCE_MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "half_yearly": 6, "yearly": 12}
+RECURRENCE_NAMES: dict[str, str] = {"monthly": "每月", "quarterly": "每季度", "half_yearly": "每半年", "yearly": "每年"}
+ANCHOR_NAMES: dict[str, str] = {"calendar": "按自然月、季、年划分", "contract": "自服务期起始日起划分"}
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months, clamped to the month's last day (01-31 + 1 month = 02-28)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = divmod(index, 12)
+    first_of_next = date(year + (month + 1) // 12, (month + 1) % 12 + 1, 1)
+    return date(year, month + 1, min(day.day, (first_of_next - timedelta(days=1)).day))
+
+
+class DutyPeriod(BaseModel):
+    """One period of a duty: [start, end] (local dates, inclusive) and the instant it falls due."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: date
+    end: date
+    due_at: datetime
+
+
+class DutySpec(BaseModel):
+    """A recurring obligation of the contract, closed by uploading its report (issue 6).
+
+    The rule, deliberately one and explicit: the service period is cut into
+    periods of ``recurrence`` — calendar ones (quarters are Jan–Mar, Apr–Jun, …;
+    ``anchor = "calendar"``, what 每季度 / 每年年底 say) or ones counted from the
+    contract's first day (``anchor = "contract"``, what 服务期每三个月 says; a
+    contract without a start date falls back to calendar periods). A period the
+    contract covers only in part is cut to the contract's days and is owed too.
+    Each period's duty is due at ``due_time`` (the hospital's local time, by
+    default close of business) on the period's last day plus ``due_offset_days``
+    (negative: earlier; positive: a grace period after the period). Reminders go
+    out ``remind_days_before`` whole days before that instant; a duty still
+    without its report at the instant is missed and costs ``penalty_yuan``.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name: str = Field(min_length=1, max_length=40)  # without the period: 巡检, 备份恢复测试, 验收
+    clause: str = ""  # the contract clause this duty implements
+    recurrence: Recurrence
+    anchor: Literal["calendar", "contract"] = "calendar"
+    due_offset_days: int = Field(default=0, ge=-180, le=180)
+    due_time: str = "18:00"
+    closes_with: str = Field(default="报告", min_length=1, max_length=40)  # the upload that closes it: 巡检报告
+    penalty_yuan: Decimal | None = Field(default=None, ge=0)
+    remind_days_before: list[int] = Field(default_factory=lambda: [7, 1])
+
+    @model_validator(mode="after")
+    def _valid(self) -> DutySpec:
+        if not _HHMM.match(self.due_time):
+            raise ValueError(f"duty {self.key}: due_time must be HH:MM, got {self.due_time!r}")
+        if any(not 0 < d <= 180 for d in self.remind_days_before):
+            raise ValueError(f"duty {self.key}: remind_days_before values lie between 1 and 180")
+        if len(set(self.remind_days_before)) != len(self.remind_days_before):
+            raise ValueError(f"duty {self.key}: remind_days_before repeats a day")
+        return self
+
+    def periods(self, starts_on: date | None, ends_on: date | None, tz: str, since: datetime,
+                until: datetime) -> list[DutyPeriod]:
+        """The periods falling due in [since, until], cut to the contract's service period.
+
+        ``since`` keeps the past out: periods that fell due before the duty was
+        first scheduled are not invented as missed.
+        """
+        months = RECURRENCE_MONTHS[self.recurrence]
+        anchor = starts_on if self.anchor == "contract" and starts_on is not None else date(2000, 1, 1)
+        # The earliest period that can still fall due at ``since``: a year back, plus the largest grace.
+        first = since.astimezone(ZoneInfo(tz)).date() - timedelta(days=366 + 181)
+        if starts_on is not None and starts_on > first:
+            first = starts_on
+        index = _months_between(anchor, first) // months
+        while add_months(anchor, index * months) > first:  # clamped month-ends can overshoot by one
+            index -= 1
+        out = []
+        while True:
+            start, end = add_months(anchor, index * months), add_months(anchor, (index + 1) * months)
+            end -= timedelta(days=1)
+            index += 1
+            if ends_on is not None and start > ends_on:
+                return out
+            start, end = max(start, starts_on or start), min(end, ends_on or end)
+            due_at = self.due_at(end, tz)
+            if due_at > until:
+                return out
+            if end >= start and due_at >= since:
+                out.append(DutyPeriod(start=start, end=end, due_at=due_at))
+
+    def due_at(self, period_end: date, tz: str) -> datetime:
+        hour, minute = (int(x) for x in self.due_time.split(":"))
+        day = period_end + timedelta(days=self.due_offset_days)
+        return datetime.combine(day, time(hour, minute), tzinfo=ZoneInfo(tz))
+
+
+def _months_between(a: date, b: date) -> int:
+    return (b.year - a.year) * 12 + b.month - a.month
+
+
 class SlaPolicy(BaseModel):
     """Severity levels (most urgent first), their clocks, and the penalties."""
 
@@ -267,6 +373,8 @@ class SlaPolicy(BaseModel):
     levels: list[SeverityLevel] = Field(min_length=1)
     penalties: list[PenaltyRule] = Field(default_factory=list)
     reminders: ReminderSpec = Field(default_factory=ReminderSpec)
+    # Recurring obligations with due dates (issue 6); documents saved before them load with none.
+    duties: list[DutySpec] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _valid(self) -> SlaPolicy:
@@ -286,6 +394,9 @@ class SlaPolicy(BaseModel):
             for code in list(rule.levels or []) + list(rule.amount.percent_by_level or {}):
                 if code not in codes:
                     raise ValueError(f"penalty {rule.code}: unknown severity {code!r}")
+        keys = [d.key for d in self.duties]
+        if len(keys) != len(set(keys)):
+            raise ValueError(f"duplicate duty keys: {keys}")
         return self
 
     @property
@@ -297,6 +408,9 @@ class SlaPolicy(BaseModel):
             if lvl.code == code:
                 return lvl
         raise KeyError(f"unknown severity {code!r}; known: {[lvl.code for lvl in self.levels]}")
+
+    def duty(self, key: str) -> DutySpec | None:
+        return next((d for d in self.duties if d.key == key), None)
 
     def clock_names(self) -> list[str]:
         seen: dict[str, None] = {}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sla.policy import Amount, ClockSpec, ClockVariant, PenaltyRule, SeverityLevel, SlaPolicy
+from sla.policy import Amount, ClockSpec, ClockVariant, DutySpec, PenaltyRule, SeverityLevel, SlaPolicy
 
 _REPLY = ["first_human_reply"]
 _ERROR_KINDS = ["fault", "bug", "data"]
@@ -74,6 +74,15 @@ WUHAN_CENTRAL_DRG = SlaPolicy(
                                                     "minor": Decimal(1)}, of="system"),
                     clause="seed 000 附件1 服务质量评价 2.故障扣罚 5%/3%/1%子系统合同金额"),
     ],
+    duties=[
+        # 售后服务内容 序号9 巡检服务: 每年2次…巡检结束后给客户提供巡检报告 — twice in the one-year service period.
+        DutySpec(key="inspection", name="巡检", recurrence="half_yearly", anchor="contract", closes_with="巡检报告",
+                 clause="seed 000 售后服务内容 序号9 巡检服务 每年2次，巡检结束后给客户提供巡检报告"),
+        # 四(一) 项目提交物: 服务期每三个月，乙方向甲方提交项目交付物 — counted from the service start.
+        DutySpec(key="deliverables", name="项目交付物", recurrence="quarterly", anchor="contract",
+                 closes_with="巡检报告、系统应用效果评价报告等交付物",
+                 clause="seed 000 四(一) 服务期每三个月，乙方向甲方提交项目交付物"),
+    ],
 )
 
 
@@ -91,6 +100,15 @@ NANXISHAN_HEMODIALYSIS = SlaPolicy(
                                 pause_on=["waiting_hospital"],
                                 clause="seed 001 四.3(3) 确定需要现场维护之日起24小时内到达"),
         }),
+    ],
+    duties=[
+        # 三.2(1) 合同期内须每季度不少于一次…全面巡检…出具详细的《巡检报告》; 四.1(1) 每季度一次现场巡检…提交相关巡检报告.
+        DutySpec(key="inspection", name="巡检", recurrence="quarterly", anchor="contract", closes_with="巡检报告",
+                 clause="seed 001 三.2(1) 合同期内须每季度不少于一次全面巡检，出具《巡检报告》；四.1(1)"),
+        # 三.2(2) 合同期内…配合进行两次备份可用性检测和恢复试验 — one in each half of the service period.
+        DutySpec(key="backup_restore", name="备份恢复测试", recurrence="half_yearly", anchor="contract",
+                 closes_with="备份可用性检测和恢复试验记录",
+                 clause="seed 001 三.2(2) 合同期内配合进行两次备份可用性检测和恢复试验"),
     ],
 )
 
@@ -159,6 +177,18 @@ GDPH_EINVOICE = SlaPolicy(
                                 clause="seed 003 5(2) 提交修改调整内容后30天内落实交付"),
         }),
     ],
+    duties=[
+        # 4.1(1)5 系统巡检：每季度对系统的运行环境、业务功能进行全面检查; 5(5)3 定期每季度进行系统巡检…并出具巡检报告.
+        DutySpec(key="inspection", name="巡检", recurrence="quarterly", closes_with="巡检报告",
+                 clause="seed 003 4.1(1)5 每季度全面检查；5(5)3 定期每季度进行系统巡检，并出具巡检报告"),
+        # 4.1(1)7 回访与总结：每季度进行现场回访，对院方使用系统情况进行总结，提交服务总结报告.
+        DutySpec(key="visit", name="现场回访", recurrence="quarterly", closes_with="服务总结报告",
+                 clause="seed 003 4.1(1)7 每季度进行现场回访，提交服务总结报告"),
+        # 6(1) 由服务商向院方申请验收; 6(3)1 服务商提供维护记录…经院方审核确认后验收 — at the end of the service year.
+        DutySpec(key="acceptance", name="维护验收申请", recurrence="yearly", anchor="contract",
+                 closes_with="维护记录及验收申请",
+                 clause="seed 003 6(1) 由服务商向院方申请验收；6(3)1 服务商提供维护记录"),
+    ],
 )
 
 
@@ -204,6 +234,16 @@ LIUZHOU_WORKERS_OA = SlaPolicy(
                     amount=Amount(yuan=Decimal(1000)),
                     clause="seed 004 6.2 6.6.1 不能完成4.1及4.9.2要求的按1000元/次"),
     ],
+    duties=[
+        # 4.1 供应商每季度对服务器系统功能及安全进行一次巡检服务，形成巡检报告; 4.3 每个季度…提供巡检报告及建议;
+        # 6.2 6.6.1 不能完成本技术参数文档第4.1…要求的，按1000元/次向甲方支付违约金.
+        DutySpec(key="inspection", name="巡检", recurrence="quarterly", closes_with="巡检报告",
+                 penalty_yuan=Decimal(1000),
+                 clause="seed 004 4.1、4.3 每季度一次巡检，形成巡检报告；6.2 6.6.1 未完成按1000元/次"),
+        # 8 验收要求: 每年年底对乙方的维保服务情况进行一次验收…签署验收单; 三 维保每满一年乙方需提供巡检报告及运维记录.
+        DutySpec(key="acceptance", name="验收", recurrence="yearly", closes_with="双方签章的验收单",
+                 clause="seed 004 8 每年年底进行一次验收，签署验收单；三 提供巡检报告及运维记录"),
+    ],
 )
 
 
@@ -229,12 +269,16 @@ READINGS: dict[str, list[str]] = {
         "四(四)“非乙方原因…不承担”：允许因“等待医院方配合”暂停解决时钟，响应时钟不可暂停。",
         "附件1 扣款无上限（“按次数累计”）；四(四)违约金 10% 上限针对不提供服务的违约金，不适用于此。",
         "子系统合同金额：合同只有一个子系统（DRG 系统），未单独登记金额时取合同总额。",
+        "合同义务：巡检“每年2次”按服务期每半年一次；项目提交物“服务期每三个月”按服务期起始日起每三个月一次；均在期末最后一天 18:00（医院当地时间）前上传，提前 7 天、1 天提醒。",
+        "“定期备份系统数据，并进行数据恢复测试”（三(3)2.(4)）未给频次，不设到期义务；合同未约定每次未完成的扣款，提交物仅作为进度款、验收款的付款条件。",
     ],
     "nanxishan-hemodialysis": [
         "响应时钟从首次报告（含电话）起算：条款明写“接到采购人电话后…1小时内提供反馈意见”。",
         "远程维护“12小时内提供反馈意见”晚于 1 小时反馈时限，已被响应时钟覆盖，不单独建时钟。",
         "现场时钟从“确定需要进行现场维护”（现场要求事件）起算 24 小时；“特殊情况除外”允许因等待医院方配合暂停。",
         "合同未规定解决时限（“尽快”），不设解决时钟，也无违约扣款条款。",
+        "合同义务：巡检“合同期内须每季度不少于一次”按服务期起每三个月一次；“两次备份可用性检测和恢复试验”按服务期每半年一次；均在期末最后一天 18:00 前上传报告。合同未约定未完成的扣款。",
+        "“维护期结束前一个月可进行相关验收准备”是可选安排，不设到期义务。",
     ],
     "shanxi-cancer-his": [
         "30 分钟响应覆盖热线与远程支持，故从首次报告（含电话）起算。",
@@ -243,6 +287,7 @@ READINGS: dict[str, list[str]] = {
         "1.10“涉及功能调整和数据调整的需医院授权签字同意方可处理”：等待授权期间解决时钟暂停。",
         "软件修改需求“15-45个工作日（由需求复杂度而定）”：取上限 45 个工作日，从院方确认方案起算。",
         "紧急/非紧急的描述合同未定义，采用“是否影响临床业务正常开展”。",
+        "合同义务：每日数据库巡检、每周接口巡检（二.5）是登记巡检日志的日常工作，不设按期上传报告的义务；“定期”满意度回访（二.7）未给频次，不设到期义务。",
     ],
     "gdph-einvoice": [
         "工作期间（正常工作日 8:00-18:00，含调休上班日）与非工作期间按报告到达时刻判定；时限本身按自然时间计，"
@@ -251,6 +296,7 @@ READINGS: dict[str, list[str]] = {
         "到达现场时限从报告起算，仅在提出现场要求后存在。",
         "故障修复 2 个工作日（5(1)3）；程序错误与数据修复 1 个工作日（4.1(1)2、3），均按民法典计工作日。",
         "修改调整“30天内落实交付”为自然日；涉及表结构的修改需院方评审，评审期间暂停。",
+        "合同义务：系统巡检与现场回访均“每季度”一次，按自然季度，季末最后一天 18:00 前分别上传巡检报告、服务总结报告；维护验收由服务商申请（6(1)），在服务年度最后一天 18:00 前上传维护记录及验收申请。合同未约定未完成的扣款。",
     ],
     "liuzhou-workers-oa": [
         "响应从接到故障通知（含电话）起算，7×24（365*24H）。",
@@ -259,5 +305,7 @@ READINGS: dict[str, list[str]] = {
         "一、二级故障需提供故障分析说明文档，合同未给时限，作为事项记录，不设时钟。",
         "违约金 1000 元/次：每个超时的响应、到场、解决时钟各计一次；甲方操作不当、网络环境或硬件、不可抗力导致的故障除外。",
         "合同未给该项违约金上限（6.5 的 5% 为解除合同的门槛，不是上限）。",
+        "合同义务：季度巡检（4.1、4.3）按自然季度，季末最后一天 18:00 前上传巡检报告；逾期未上传即按 6.2 6.6.1 “不能完成本技术参数文档第4.1…要求的，按1000元/次”计违约金 1000 元，补交报告不免除。",
+        "年度验收按“每年年底”（第8条），12 月 31 日 18:00 前上传双方签章的验收单；验收由甲方组织，合同未约定未验收的扣款，第三条“每满一年”的运维验收以年底验收为准。",
     ],
 }

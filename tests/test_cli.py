@@ -12,8 +12,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlmodel import select
 
 from tests.conftest import free_port
+from tickets import Database
+from tickets.models import AuditLog, Hospital, Person
 
 HELPDESK = str(Path(sys.executable).parent / "helpdesk")
 
@@ -165,3 +168,28 @@ def test_a_separate_worker_process_does_the_work(var: Path) -> None:
         for proc in (web, worker):
             proc.terminate()
             proc.wait(timeout=10)
+
+
+def test_people_serves_and_a_hospitals_own_group(var: Path, tmp_path: Path) -> None:
+    run(var, "migrate")
+    run(var, "demo")
+    csv_file = tmp_path / "engineers.csv"
+    csv_file.write_text("name,role,department,wecom_userid,服务医院\n"
+                        "钱多,engineer,驻场组,qianduo,武汉市中心医院；nanxishan\n"
+                        "孙少,engineer,驻场组,sunshao,\n"
+                        "周全,engineer,驻场组,zhouquan,nowhere\n", encoding="utf-8")
+    result = run(var, "people", "import", str(csv_file))
+    assert result.returncode == 1 and "第 4 行" in result.stderr and "未知医院：nowhere" in result.stderr
+    db = Database(f"sqlite:///{var / 'helpdesk.db'}")
+    with db.session() as session:
+        serves = {p.wecom_userid: p.serves for p in session.exec(select(Person).where(Person.department == "驻场组"))}
+    assert serves == {"qianduo": ["nanxishan", "wuhan-central"], "sunshao": ["*"],
+                      "zhaolei": ["gdph", "liuzhou-workers"]}
+
+    assert run(var, "wecom", "hospital-group", "wuhan-central", "wrkWuhan").stdout.strip() == "武汉市中心医院：wrkWuhan"
+    assert run(var, "wecom", "hospital-group", "nowhere", "x").returncode == 1
+    with db.session() as session:
+        wuhan = session.exec(select(Hospital).where(Hospital.key == "wuhan-central")).one()
+        [entry] = session.exec(select(AuditLog).where(AuditLog.action == "hospital.engineer_group_set")).all()
+    assert wuhan.engineer_chatid == "wrkWuhan" and entry.detail["new"] == "wrkWuhan"
+    db.dispose()

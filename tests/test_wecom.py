@@ -52,7 +52,7 @@ def driver_for(base_url: str, aes_key: str) -> CallbackDriver:
 
 
 def texts_to(fake: FakeWeCom, userid: str) -> list[str]:
-    return [body["text"]["content"] for body in fake.delivered_to(userid)]
+    return [body["text"]["content"] for body in fake.delivered_to(userid) if body["msgtype"] == "text"]
 
 
 def test_nurse_report_claim_and_reply_end_to_end(tmp_path: Path, db_url: str, fake: FakeWeCom, aes_key: str) -> None:

@@ -115,4 +115,5 @@ def test_healthz_reports_a_database_that_is_down(env: Env) -> None:
         finally:
             env.runtime.db = healthy
     assert resp.status_code == 503 and resp.json() == {
-        "ok": False, "error": "database unavailable", "wecom_callback": False, "wecom_send": False}
+        "ok": False, "error": "database unavailable", "wecom_callback": False, "wecom_send": False,
+        "aibot_connected": None}

@@ -75,6 +75,9 @@ class Hospital(SQLModel, table=True):
     # Mail domains of the hospital's staff (e.g. ["rmyy.example.cn"]): an unknown sender at one of
     # them becomes a new person of this hospital, flagged for review.
     mail_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The WeCom group where this hospital's tickets are posted and worked ("" = the shared group):
+    # a chat the AI bot is in, or an appchat of the self-built app (issue 6).
+    engineer_chatid: str = Field(default="", max_length=64)
 
 
 class Contract(SQLModel, table=True):
@@ -115,6 +118,10 @@ class Person(SQLModel, table=True):
     active: bool = True
     # Why an admin should look at this person ("" = nothing): e.g. created from an unknown mail address.
     review_note: str = Field(default="", max_length=200)
+    # The vendor's people only: keys of the hospitals whose tickets they may work ("*" = every
+    # hospital). Commands on other hospitals' tickets are refused (issue 6: "only tickets of
+    # hospitals they serve"); the on-duty engineers of a hospital are the active ones serving it.
+    serves: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Account(SQLModel, table=True):
@@ -160,6 +167,15 @@ class Ticket(SQLModel, table=True):
     response_due_at: datetime | None = _ts(default=None, nullable=True)
     # When the first human reply reached the reporter (stops the response clock).
     first_response_at: datetime | None = _ts(default=None, nullable=True)
+    # The reporter's side of the loop (seed 002 一.1 满意度回访…全流程服务闭环; seed 000 5.其他要求(2) 用户评价):
+    # the latest resolution (None again once reopened), the reporter's confirmation, the closing
+    # and why (tickets.closing.CloseReason), and the reporter's score, 1–5 (5 最满意).
+    resolved_at: datetime | None = _ts(default=None, nullable=True)
+    confirmed_at: datetime | None = _ts(default=None, nullable=True)
+    closed_at: datetime | None = _ts(default=None, nullable=True)
+    close_reason: str | None = Field(default=None, max_length=16)
+    rating: int | None = None
+    rating_comment: str = Field(default="", max_length=500)
     created_at: datetime = _ts()
     updated_at: datetime = _ts()
 
@@ -233,6 +249,10 @@ class Outbox(SQLModel, table=True):
     # An earlier attempt may have reached the channel (crash mid-call, timeout):
     # the next attempt asks the channel to drop it if it is a duplicate.
     maybe_delivered: bool = False
+    # What the channel needs beyond text, e.g. {"card": {...}} for a template card or
+    # {"card_update": {...}} to replace the buttons of cards already sent; ``text`` is then the
+    # plain-text rendering shown in the admin panel.
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class TicketEvent(SQLModel, table=True):
@@ -357,3 +377,70 @@ class Timer(SQLModel, table=True):
     status: str = Field(default=TimerStatus.PENDING, max_length=16)
     fired_at: datetime | None = _ts(default=None, nullable=True)
     created_at: datetime = _ts()
+
+
+class DutyStatus(StrEnum):
+    PENDING = "pending"
+    DONE = "done"  # its report was uploaded (on time, or late after it was missed: ``missed_at`` says)
+    MISSED = "missed"  # due and no report: counts in the penalties
+
+
+# What people call each duty status, in the admin panel and in the reminders.
+DUTY_STATUS_NAMES: dict[str, str] = {DutyStatus.PENDING: "待完成", DutyStatus.DONE: "已完成",
+                                     DutyStatus.MISSED: "已逾期"}
+
+
+class Duty(SQLModel, table=True):
+    """One period of a contract's recurring obligation: the 2026 Q4 inspection, the first backup test, …
+
+    Generated from the contract's policy (``sla.DutySpec``) by ``tickets.duties.schedule``;
+    reminded and marked missed by timer rows; closed by uploading its report. A miss
+    is a fact of its due instant: a report uploaded later closes the duty but keeps
+    ``missed_at`` and the penalty (seed 004 6.2 6.6.1 按1000元/次).
+    """
+
+    __tablename__ = "duty"
+    __table_args__ = (
+        UniqueConstraint("contract_id", "key", "period_start", name="uq_duty_period"),
+        Index("ix_duty_contract_due", "contract_id", "due_at"),
+        Index("ix_duty_status_due", "status", "due_at"),
+        # Ids are never reused (SQLite would reuse a deleted last row's): timer keys name duties by id.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    contract_id: int = Field(foreign_key="contract.id")
+    key: str = Field(max_length=64)  # the DutySpec's key, e.g. "inspection"
+    name: str = Field(max_length=100)  # e.g. 季度巡检
+    clause: str = Field(default="", max_length=300)
+    period_start: date
+    period_end: date  # inclusive
+    due_at: datetime = _ts()
+    status: str = Field(default=DutyStatus.PENDING, max_length=16)
+    done_at: datetime | None = _ts(default=None, nullable=True)
+    done_by: str = Field(default="", max_length=100)
+    missed_at: datetime | None = _ts(default=None, nullable=True)
+    # The latest uploaded report (its bytes are a DutyReport row).
+    report_filename: str = Field(default="", max_length=255)
+    report_size: int = 0
+    note: str = Field(default="", max_length=1000)
+    # What the miss costs, fixed when it was missed; None: the contract names no amount.
+    penalty_yuan: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
+    created_at: datetime = _ts()
+
+
+class DutyReport(SQLModel, table=True):
+    """A file uploaded to close a duty (巡检报告, 验收单, …): kept in the database, like mail attachments,
+    so every web worker serves it and the upload commits with the duty it closes."""
+
+    __tablename__ = "duty_report"
+
+    id: int | None = Field(default=None, primary_key=True)
+    duty_id: int = Field(foreign_key="duty.id", index=True)
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=127)
+    size: int
+    sha256: str = Field(max_length=64)
+    data: bytes
+    uploaded_at: datetime = _ts()
+    uploaded_by: str = Field(max_length=100)

@@ -20,6 +20,7 @@ same words twice receives them twice.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.orm import aliased
@@ -35,9 +36,10 @@ BACKOFF_CAP_S = 600
 
 
 def enqueue(session: Session, *, channel: str, recipient: str, text: str, now: datetime,
-            ticket_id: int | None = None, message_id: int | None = None) -> Outbox:
+            ticket_id: int | None = None, message_id: int | None = None,
+            payload: dict[str, Any] | None = None) -> Outbox:
     row = Outbox(channel=channel, recipient=recipient, text=text, ticket_id=ticket_id, message_id=message_id,
-                 status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now)
+                 status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now, payload=payload)
     session.add(row)
     session.flush()
     return row

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -31,7 +32,10 @@ HEADER_ALIASES = {
     "账号": "wecom_userid",
     "email": "email", "邮箱": "email", "电子邮箱": "email",
     "phone": "phone", "手机": "phone", "电话": "phone", "手机号": "phone",
+    "serves": "serves", "服务医院": "serves", "负责医院": "serves",
 }
+# In the serves column: every hospital.
+EVERY_HOSPITAL_WORDS = ("*", "全部", "所有", "all")
 ROLE_ALIASES = {
     "reporter": Role.REPORTER, "报障人": Role.REPORTER, "临床": Role.REPORTER,
     "engineer": Role.ENGINEER, "工程师": Role.ENGINEER, "运维工程师": Role.ENGINEER,
@@ -121,8 +125,12 @@ def _upsert(session: Session, v: dict[str, str], hospitals: dict[str, Hospital],
         other = session.exec(select(Person).where(Person.email == email, Person.id != person.id)).first()
         if other is not None:
             raise ValueError(f"邮箱 {email} 已属于 {other.name}，与企业微信账号 {userid} 不是同一人")
-    fields = {"name": name, "role": str(role), "hospital_id": hospital_id, "department": v.get("department", ""),
-              "wecom_userid": userid, "email": email, "phone": v.get("phone", "")}
+    fields: dict[str, object] = {"name": name, "role": str(role), "hospital_id": hospital_id,
+                                 "department": v.get("department", ""), "wecom_userid": userid, "email": email,
+                                 "phone": v.get("phone", "")}
+    if hospital_id is None and (v.get("serves") or person is None):
+        # The vendor's people: the hospitals whose tickets they may work (empty: all of them).
+        fields["serves"] = _serves(v.get("serves", ""), hospitals)
     if person is None:
         person = Person(**fields)
         session.add(person)
@@ -138,6 +146,16 @@ def _upsert(session: Session, v: dict[str, str], hospitals: dict[str, Hospital],
     session.flush()
     audit(session, SYSTEM, "person.updated", now, person_id=person.id, **_public(changed))
     return "updated"
+
+
+def _serves(text: str, hospitals: dict[str, Hospital]) -> list[str]:
+    items = [i for i in re.split(r"[;；,，、|\s]+", text.strip()) if i]
+    if not items or any(i.lower() in EVERY_HOSPITAL_WORDS for i in items):
+        return ["*"]
+    unknown = [i for i in items if i not in hospitals]
+    if unknown:
+        raise ValueError(f"服务医院中有未知医院：{'、'.join(unknown)}")
+    return sorted({hospitals[i].key for i in items})
 
 
 def _find(session: Session, userid: str | None, email: str | None) -> Person | None:

@@ -182,7 +182,8 @@ def set_system(session: Session, ticket: Ticket, system: CoveredSystem, actor: A
     audit(session, actor, "ticket.system_set", now, ticket_id=ticket.id, old=old, new=system.id, name=system.name)
 
 
-def set_severity(session: Session, ticket: Ticket, code: str, actor: Actor, now: datetime) -> None:
+def set_severity(session: Session, ticket: Ticket, code: str, actor: Actor, now: datetime, *,
+                 note: str = "") -> None:
     """Set the severity and recompute the response deadline from the original report time."""
     contract = session.get(Contract, ticket.contract_id)
     assert contract is not None
@@ -192,7 +193,7 @@ def set_severity(session: Session, ticket: Ticket, code: str, actor: Actor, now:
     ticket.severity_confirmed = True
     ticket.updated_at = now
     clocks.sync(session, ticket, now, reason="severity_set", actor=actor)
-    audit(session, actor, "ticket.severity_set", now, ticket_id=ticket.id, old=old, new=code,
+    audit(session, actor, "ticket.severity_set", now, ticket_id=ticket.id, old=old, new=code, note=note,
           response_due_at=ticket.response_due_at.isoformat() if ticket.response_due_at else None)
 
 
@@ -321,12 +322,30 @@ def claim(session: Session, ticket: Ticket, engineer: Person, now: datetime) -> 
     if ticket.assignee_id is not None:
         holder = session.get(Person, ticket.assignee_id)
         raise TicketError(f"工单 #{ticket.id} 已由 {holder.name if holder else '他人'} 接单。")
+    # Two engineers tapping 接单 at once: the row lock makes the second see the first's claim.
+    session.flush()
+    session.refresh(ticket, with_for_update=True)
+    if ticket.assignee_id is not None:
+        return claim(session, ticket, engineer, now)
     ticket.assignee_id = engineer.id
     ticket.status = TicketStatus.CLAIMED
     ticket.updated_at = now
     session.add(ticket)
     audit(session, Actor.of(engineer), "ticket.claimed", now, ticket_id=ticket.id)
     return ClaimResult.CLAIMED
+
+
+def reassign(session: Session, ticket: Ticket, engineer: Person, actor: Actor, now: datetime) -> None:
+    """Give the ticket to ``engineer`` (转 N @某人); the clocks run on, a reassignment is no response."""
+    _ensure_open(ticket)
+    if ticket.assignee_id == engineer.id:
+        raise TicketError(f"工单 #{ticket.id} 已经由 {engineer.name} 处理。")
+    old = ticket.assignee_id
+    ticket.assignee_id = engineer.id
+    ticket.status = TicketStatus.CLAIMED
+    ticket.updated_at = now
+    session.add(ticket)
+    audit(session, actor, "ticket.reassigned", now, ticket_id=ticket.id, old=old, new=engineer.id)
 
 
 def ensure_replyable(ticket: Ticket) -> None:
@@ -355,7 +374,7 @@ def reply_route(session: Session, ticket: Ticket) -> tuple[str, str]:
 
 
 def address_of(person: Person, channel: str) -> str:
-    if channel == "wecom" and person.wecom_userid:
+    if channel in ("wecom", "aibot") and person.wecom_userid:
         return person.wecom_userid
     if channel == "email" and person.email:
         return person.email

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sla import Calendars, ClockState, SlaPolicy
-from sla.reminders import checkpoints, plan_of
+from sla.reminders import ESCALATE, REMIND, checkpoints, plan_of
 from tickets.db import skip_locked
 from tickets.models import Ticket, Timer, TimerStatus
 
@@ -37,7 +37,9 @@ def schedule(session: Session, ticket: Ticket, states: list[ClockState], calenda
             wanted[f"ticket:{ticket.id}:{point.key}"] = (state, point)
     existing: dict[str, Timer] = {}
     if not fresh:
-        existing = {t.key: t for t in session.exec(select(Timer).where(Timer.ticket_id == ticket.id))}
+        # Only the clocks' own timers: others of the ticket (e.g. tickets.closing's autoclose) are not ours.
+        stmt = select(Timer).where(Timer.ticket_id == ticket.id, col(Timer.kind).in_((REMIND, ESCALATE)))
+        existing = {t.key: t for t in session.exec(stmt)}
     for key, timer in existing.items():
         if timer.status == TimerStatus.PENDING and key not in wanted:
             session.delete(timer)

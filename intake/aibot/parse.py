@@ -203,6 +203,10 @@ def _quote_text(quote: object) -> str:
     if kind == "mixed":
         texts, _ = _mixed_items(quote.get("mixed"))
         return "\n".join(t for t in texts if t) or _PLACEHOLDER["mixed"]
+    if kind == "template_card":  # [uncertain] the doc does not show a quoted card; its title names the ticket
+        card = quote.get("template_card")
+        title = card.get("main_title") if isinstance(card, Mapping) else None
+        return str(title.get("title") or "") if isinstance(title, Mapping) else ""
     return _PLACEHOLDER.get(str(kind), "")
 
 

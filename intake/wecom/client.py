@@ -139,6 +139,28 @@ class WeComClient:
                 log.warning("wecom: message/send invaliduser=%s", data["invaliduser"])
         return data
 
+    def send_template_card(self, touser: str, card: dict[str, Any]) -> dict[str, Any]:
+        """message/send a template card to members ("u1|u2"); the answer carries ``response_code``.
+
+        One call for all recipients, so the card has one ``task_id`` and one
+        click can replace it for all of them (update_template_card, DOC 94888).
+        """
+        body = {"touser": touser, "msgtype": "template_card", "agentid": _agent(self.agent_id),
+                "template_card": card}
+        data = self.call("POST", "/cgi-bin/message/send", json=body)
+        if data.get("invaliduser"):
+            log.warning("wecom: template card invaliduser=%s", data["invaliduser"])
+        return data
+
+    def update_template_card(self, userids: list[str], response_code: str, replace_name: str) -> dict[str, Any]:
+        """Replace the buttons of a card already sent with ``replace_name`` (unclickable), for ``userids``.
+
+        ``response_code`` comes from the click event (single use; DOC 94888).
+        """
+        body = {"userids": userids, "agentid": _agent(self.agent_id), "response_code": response_code,
+                "button": {"replace_name": replace_name}}
+        return self.call("POST", "/cgi-bin/message/update_template_card", json=body)
+
     def appchat_send_text(self, chatid: str, content: str) -> dict[str, Any]:
         data: dict[str, Any] = {}
         for part in split_text(content):

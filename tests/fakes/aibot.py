@@ -62,8 +62,8 @@ def _msgid() -> str:
     return "CAIQ" + base64.b64encode(os.urandom(18)).decode("ascii")
 
 
-def _response_url() -> str:
-    return "https://qyapi.weixin.qq.com/cgi-bin/aibot/response?response_code=" + secrets.token_hex(16)
+def _response_url(base: str = "https://qyapi.weixin.qq.com") -> str:
+    return base.rstrip("/") + "/cgi-bin/aibot/response?response_code=" + secrets.token_hex(16)
 
 
 # ============================================================================ callback mode
@@ -73,8 +73,10 @@ class AibotCallbackDriver:
     """Acts as WeCom: handshakes, signs, encrypts and (re)delivers AI bot callbacks."""
 
     def __init__(self, base_url: str, path: str = "/wecom/aibot", *, token: str, aes_key: str,
-                 receive_id: str = "", aibotid: str = "AIBOTID01") -> None:
+                 receive_id: str = "", aibotid: str = "AIBOTID01",
+                 response_base: str = "https://qyapi.weixin.qq.com") -> None:
         self.base_url = base_url.rstrip("/")
+        self.response_base = response_base  # where response_url points: a FakeWeCom in product tests
         self.path = path
         self.token = token
         self.aes_key = aes_key
@@ -140,7 +142,7 @@ class AibotCallbackDriver:
              quote: dict[str, Any] | None = None) -> dict[str, Any]:
         """A text message; in a group ``content`` should start with "@<bot> " as WeCom sends it."""
         data = self._common(userid, "text", chatid, msgid)
-        data["response_url"] = _response_url()
+        data["response_url"] = _response_url(self.response_base)
         data["text"] = {"content": content}
         if quote is not None:
             data["quote"] = quote
@@ -150,7 +152,7 @@ class AibotCallbackDriver:
               msgid: str | None = None) -> dict[str, Any]:
         """图文混排: ``items`` are ("text", content) or ("image", url)."""
         data = self._common(userid, "mixed", chatid, msgid)
-        data["response_url"] = _response_url()
+        data["response_url"] = _response_url(self.response_base)
         data["mixed"] = {"msg_item": [
             {"msgtype": "text", "text": {"content": value}} if kind == "text"
             else {"msgtype": "image", "image": {"url": value}}
@@ -178,7 +180,7 @@ class AibotCallbackDriver:
         data = self._common(userid, "event", chatid, msgid)
         data["create_time"] = int(time.time()) if create_time is None else create_time
         data["from"]["corpid"] = "wwhospital0001"
-        data["response_url"] = _response_url()
+        data["response_url"] = _response_url(self.response_base)
         data["event"] = {"eventtype": "template_card_event", "template_card_event": {
             "card_type": card_type, "event_key": event_key, "task_id": task_id}}
         return data

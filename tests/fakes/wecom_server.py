@@ -49,7 +49,7 @@ __all__ = [
 ]
 
 JsonDict = dict[str, Any]
-DeliveryKind = Literal["message", "appchat", "card_update"]
+DeliveryKind = Literal["message", "appchat", "card_update", "aibot_response"]
 
 # ---------------------------------------------------------------------------- errcodes
 OK = 0
@@ -141,6 +141,7 @@ _DELIVERY_PATHS: dict[str, str] = {
     "message": "message/send",
     "appchat": "appchat/send",
     "card_update": "message/update_template_card",
+    "aibot_response": "aibot/response",
 }
 
 
@@ -245,6 +246,7 @@ class _State:
     sent: dict[str, tuple[float, str]] = field(default_factory=dict)  # dup key -> (t, msgid)
     msgids: set[str] = field(default_factory=set)
     response_codes: dict[str, _ResponseCode] = field(default_factory=dict)
+    used_aibot_codes: set[str] = field(default_factory=set)  # response_url codes of the AI bot
     faults: list[_Fault] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
 
@@ -409,6 +411,7 @@ class FakeWeCom:
             ("GET", "appchat/get"): self._appchat_get,
             ("POST", "appchat/send"): self._appchat_send,
             ("GET", "user/get"): self._user_get,
+            ("POST", "aibot/response"): self._aibot_response,
         }
         app = Starlette(routes=[Route("/{path:path}", self._dispatch, methods=["GET", "POST"])])
         self._server = LoopbackServer(app, port=port)
@@ -765,6 +768,17 @@ class FakeWeCom:
         if not isinstance(body.get("button"), dict) and not isinstance(body.get("template_card"), dict):
             return _Result(error(INVALID_PARAM), "error")
         rc.used = True
+        return _Result(ok(), "delivered")
+
+    def _aibot_response(self, query: dict[str, str], body: JsonDict) -> _Result:
+        """The AI bot's active reply to a message's response_url: once per code (DOC 101138)."""
+        code = query.get("response_code", "")
+        # [uncertain] errcodes for a reused code and a wrong msgtype; 40058 is generic.
+        if not code or code in self._state.used_aibot_codes:
+            return _Result(error(INVALID_PARAM), "error")
+        if body.get("msgtype") not in ("markdown", "template_card") or not isinstance(body.get(body["msgtype"]), dict):
+            return _Result(error(INVALID_PARAM), "error")
+        self._state.used_aibot_codes.add(code)
         return _Result(ok(), "delivered")
 
     def _message_recall(self, query: dict[str, str], body: JsonDict) -> _Result:
