@@ -128,7 +128,12 @@ def insert_ignoring_conflict(session: Session, model: type, values: dict[str, An
     Message-ID, hotline call id): the database's unique key decides, so two
     processes racing on the same message cannot both win.
     """
-    result = session.execute(_insert_unless_conflict(session, model, values, conflict))
+    stmt = _insert_unless_conflict(session, model, values, conflict)
+    if session.get_bind().dialect.name == "postgresql":
+        # psycopg reports rowcount -1 for INSERT … ON CONFLICT DO NOTHING: ask for the new row instead.
+        table = model.__table__  # type: ignore[attr-defined]
+        return session.execute(stmt.returning(*table.primary_key.columns)).first() is not None
+    result = session.execute(stmt)
     return bool(result.rowcount)
 
 
