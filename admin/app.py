@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -13,11 +14,12 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from admin import chat, duty_pages, mail, web
+from admin import chat, duty_pages, hotline, mail, web
 from admin.migrate import check_current
 from admin.runtime import AibotChannel, Clock, RemoteChannel, Runtime, WeComChannel
 from admin.settings import Settings
 from bot import Bot, BotConfig, KbConfig
+from bot.hotline_flow import HotlineConfig
 from intake import journal, webchat
 from intake.aibot import AibotConnection, AibotCrypto, aibot_callback_router
 from intake.wecom import CallbackCrypto, WeComClient, callback_router
@@ -60,6 +62,7 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, db: Database | N
     config = BotConfig(engineer_routes=routes, kb=kb, mail=mail.bot_mail_config(settings),
                        person_channel=_person_channel(settings), second_level=second_level,
                        confirm_days=settings.confirm_days,
+                       hotline=HotlineConfig(append_window=timedelta(hours=settings.hotline_append_hours)),
                        group_channel=group_channel,
                        # A card one-to-one only where clicks can come back (the app's callback URL).
                        cards_one_to_one=group_channel == "wecom" and settings.wecom_callback_enabled,
@@ -72,6 +75,9 @@ def build_runtime(settings: Settings, *, clock: Clock = utcnow, db: Database | N
                                         bot_name=settings.aibot_name or None)
     if settings.aibot_longconn_enabled or settings.aibot_callback_enabled:
         runtime.remote["aibot"] = AibotChannel(runtime.aibot)
+    if settings.hotline_drop_dir:
+        drop = Path(settings.hotline_drop_dir)
+        runtime.hotline_drop = lambda: hotline.run_drop_folder(runtime, drop, settings.hotline_drop_poll_s)
     runtime.pollers = mail.pollers(settings, db, clock, on_new=runtime.wake_inbound)
     if not runtime.pollers:
         log.warning("mail: intake is off (HELPDESK_IMAP_HOST not set, no [[mailboxes]] in the config file)")
@@ -114,6 +120,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runti
     app.include_router(web.router)
     app.include_router(chat.router)
     app.include_router(duty_pages.router)
+    app.include_router(hotline.router)
     if settings.wecom_callback_enabled:
         crypto = CallbackCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id)
         app.include_router(callback_router(crypto, runtime.accept, runtime.clock))

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from admin import cli_kb, cli_mail, cli_sla
+from admin import cli_hotline, cli_kb, cli_mail, cli_sla
 from admin.migrate import NotMigrated, check_current, migrate
 from admin.passwords import generate_password, hash_password
 from admin.settings import Settings
@@ -120,6 +120,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_sla.add_parsers(sub)
     cli_kb.add_parsers(sub, _db)
     cli_mail.add_parsers(sub, _db)
+    cli_hotline.add_parsers(sub, _db)
     return p
 
 
@@ -180,19 +181,23 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from admin.demo import load_demo, load_starter_knowledge
     from knowledge import Article
     from tickets.duties import schedule_all
+    from tickets.models import Duty
 
     db = _db(settings)
     with db.session() as session:
         username, password = load_demo(session, settings.var_dir, utcnow())
-        duties = schedule_all(session, utcnow())  # the demo contracts' inspections, tests, acceptances
+        schedule_all(session, utcnow())  # the demo contracts' inspections, tests, acceptances
     with db.session() as session:
         kb = load_starter_knowledge(session, utcnow())
         articles = session.exec(select(func.count()).select_from(Article)).one()
+        # Totals, not what this run added: the demo command is run again and again (make run).
+        people_n = session.exec(select(func.count()).select_from(Person)).one()
+        duties = session.exec(select(func.count()).select_from(Duty)).one()
     if kb.errors:
         log.error("starter knowledge base: %s", kb.errors)
-    print("演示数据已就绪：5 家医院、5 份合同、10 位人员。")
+    print(f"演示数据已就绪：5 家医院、5 份合同、{people_n} 位人员。")
     print(f"知识库：{articles} 篇文章。")
-    print(f"合同义务：新排期 {duties} 项（巡检、备份恢复测试、交付物、验收等）。")
+    print(f"合同义务：已排期 {duties} 项（巡检、备份恢复测试、交付物、验收等）。")
     print(f"管理后台账户：{username}  密码：{password}")
     return 0
 

@@ -139,6 +139,8 @@ class Runtime:
     loop: asyncio.AbstractEventLoop | None = None
     pollers: list[MailboxPoller] = field(default_factory=list)
     aibot: AibotConnection | None = None
+    # The hotline drop folder's polling loop (admin.hotline), when HELPDESK_HOTLINE_DROP_DIR is set.
+    hotline_drop: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     # -- intake -----------------------------------------------------------------------
 
@@ -294,6 +296,8 @@ class Runtime:
         jobs = [self.run_inbound(), self.run_outbox(), self.run_timers(), *(p.run() for p in self.pollers)]
         if self.aibot is not None:
             jobs.append(self.aibot.run(asyncio.Event()))  # stops when the job is cancelled
+        if self.hotline_drop is not None:
+            jobs.append(self.hotline_drop())
         return jobs
 
     def _wake(self, event: asyncio.Event) -> None:

@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     mail_reopen_days: int = Field(default=14, ge=0)  # a reply to a ticket closed longer ago opens a new one
     mail_max_attachment_mb: float = Field(default=10.0, gt=0)
     mail_new_ticket_limit: int = Field(default=10, ge=1)  # new threads per sender in 10 minutes before parking
+    # Hotline (issue 7, docs/hotline-format.md): the drop folder polled for call files ("" = off), how
+    # often, and the window within which a call about the same system is added to an open ticket.
+    hotline_drop_dir: str = ""
+    hotline_drop_poll_s: float = Field(default=5.0, gt=0)
+    hotline_append_hours: float = Field(default=24.0, ge=0)
 
     session_max_age_s: int = Field(default=12 * 3600, ge=60)
 

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import confirm, groups, kb_flow, mail_flow, reminders, state, texts, work
+from bot import confirm, groups, hotline_flow, kb_flow, mail_flow, reminders, state, texts, work
 from bot.commands import HELP, Command, Invalid, Verb, normalize, parse, ticket_number_in
 from bot.triage import looks_like_outage
 from intake import InboundMessage
@@ -54,6 +54,8 @@ class BotConfig:
     kb: kb_flow.KbConfig | None = None
     # Mail threading and limits; None: mail is still handled, threading by our ids is then off.
     mail: mail_flow.MailConfig | None = None
+    # Hotline calls (issue 7): the window within which a call is appended to an open ticket.
+    hotline: hotline_flow.HotlineConfig | None = None
     # How a person is reached with a reminder: "wecom" when the app can send, else "webchat".
     person_channel: str = "webchat"
     # The second escalation level: WeCom userids or mail addresses of people in the directory.
@@ -104,6 +106,9 @@ class Bot:
             return
         if msg.channel == "email":
             mail_flow.handle(self, session, msg, now)
+            return
+        if msg.channel == hotline_flow.CHANNEL:
+            hotline_flow.handle(self, session, msg, now)
             return
         if msg.channel == groups.AIBOT and msg.thread_hints.get("chattype") == "group":
             # The administrator needs the group's chatid for HELPDESK_AIBOT_ENGINEER_CHATID (docs/wecom-setup.md).

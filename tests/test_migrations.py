@@ -31,5 +31,5 @@ def test_upgrade_downgrade_upgrade_leaves_no_drift(db_url: str) -> None:
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), SQLModel.metadata)
     assert diff == []
-    assert head_revision() == "0008"
+    assert head_revision() == "0009"
     engine.dispose()

@@ -32,6 +32,8 @@ def facts_of(session: Session, ticket: Ticket, *, fresh: bool = False) -> Ticket
     """The facts the clocks run on; ``fresh``: a ticket opened in this transaction has no events or pauses."""
     events: dict[str, list[datetime]] = {"written_report": [ticket.reported_at],
                                          "any_report": [ticket.first_contact_at or ticket.reported_at]}
+    if ticket.written_report_pending:  # a call only: clocks on the written report wait for it (issue 7)
+        del events["written_report"]
     if ticket.first_response_at is not None:
         events["first_human_reply"] = [ticket.first_response_at]
     if fresh:

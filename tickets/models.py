@@ -78,6 +78,9 @@ class Hospital(SQLModel, table=True):
     # The WeCom group where this hospital's tickets are posted and worked ("" = the shared group):
     # a chat the AI bot is in, or an appchat of the self-built app (issue 6).
     engineer_chatid: str = Field(default="", max_length=64)
+    # Switchboard prefixes of the hospital's lines (e.g. ["027-8572"]): a hotline call from an unknown
+    # number under one of them is this hospital's, its caller a new person flagged for review (issue 7).
+    switchboard_prefixes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 class Contract(SQLModel, table=True):
@@ -156,6 +159,12 @@ class Ticket(SQLModel, table=True):
     reported_at: datetime = _ts()
     # Earliest report of any kind, a phone call included (clocks that start on "any report").
     first_contact_at: datetime | None = _ts(default=None, nullable=True)
+    # Opened by a phone call and no written report yet: clocks that start on "written_report" wait
+    # (the seeds: 自甲方向乙方发出书面报告错误之时起计); ``reported_at`` then holds the call's time.
+    written_report_pending: bool = Field(default=False)
+    # The level proposed from the caller's words (intake.hotline.propose_severity), "" if none:
+    # shown as 建议 until an engineer confirms a level (the clock runs on the most urgent meanwhile).
+    proposed_severity: str = Field(default="", max_length=32)
     # What caused the fault (sla.CAUSES), for penalty rules that depend on it; None = not established.
     cause: str | None = Field(default=None, max_length=32)
     # The pause reason in force (sla.PAUSE_REASONS), None when not paused.
@@ -444,3 +453,19 @@ class DutyReport(SQLModel, table=True):
     data: bytes
     uploaded_at: datetime = _ts()
     uploaded_by: str = Field(max_length=100)
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token of one integration (e.g. a hospital's telephony posting calls to /intake/hotline).
+
+    Only the SHA-256 of the token is stored; the token itself is shown once, at creation.
+    A leaked token is deactivated alone, the other integrations keep theirs.
+    """
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=100)
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = _ts()
+    active: bool = True

@@ -108,6 +108,9 @@ class Report:
     received_at: datetime
     is_written_report: bool = True
     meta: dict[str, Any] | None = None  # channel evidence (mail: Message-ID, Date, Cc, …)
+    # A phone call (issue 7): not written, and a ticket it opens waits for a written report
+    # before clocks that start on "written_report" run.
+    awaits_written: bool = False
 
 
 def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contract: Contract,
@@ -124,6 +127,7 @@ def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contr
         system_id=system.id if system else None, summary=_summary(report.text), status=TicketStatus.NEW,
         severity=severity, severity_confirmed=False, reported_at=report.channel_ts,
         first_contact_at=report.channel_ts, created_at=now, updated_at=now,
+        written_report_pending=report.awaits_written and not report.is_written_report,
     )
     session.add(ticket)
     session.flush()
@@ -142,7 +146,13 @@ def append_report(session: Session, ticket: Ticket, reporter: Person, report: Re
     if ticket.first_contact_at is None or report.channel_ts < ticket.first_contact_at:
         ticket.first_contact_at = report.channel_ts
         moved = True
-    if report.is_written_report and report.channel_ts < ticket.reported_at:
+    if report.is_written_report and ticket.written_report_pending:  # the written confirmation of a call
+        ticket.written_report_pending = False
+        ticket.reported_at = report.channel_ts
+        moved = True
+        audit(session, Actor.of(reporter), "ticket.written_report_received", now, ticket_id=ticket.id,
+              reported_at=report.channel_ts.isoformat(), channel=report.channel)
+    elif report.is_written_report and report.channel_ts < ticket.reported_at:
         old = ticket.reported_at
         ticket.reported_at = report.channel_ts
         moved = True
@@ -370,6 +380,8 @@ def reply_route(session: Session, ticket: Ticket) -> tuple[str, str]:
         .order_by(col(Message.id).desc())
     )
     channel = session.exec(stmt).first() or "webchat"
+    if channel == "hotline":  # a call has no way back: WeCom, else mail, else the web chat (issue 7)
+        channel = "wecom" if reporter.wecom_userid else ("email" if reporter.email else "webchat")
     return channel, address_of(reporter, channel)
 
 
