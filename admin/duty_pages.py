@@ -15,11 +15,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlmodel import Session, select
+from sqlmodel import Session
 
-from admin.mail_pages import download_headers
+from admin.mail_pages import download_headers, size_text
 from admin.sla_pages import local_time
-from admin.web import TEMPLATES, CurrentAccount, DbSession, hospital_scope, runtime_of
+from admin.web import TEMPLATES, CurrentAccount, DbSession, contract_in_scope, runtime_of
 from tickets import duties
 from tickets.audit import Actor
 from tickets.models import (
@@ -67,10 +67,6 @@ def left_text(due: datetime, now: datetime) -> str:
     return f"剩余 {span}" if seconds >= 0 else f"已逾期 {span}"
 
 
-def size_text(size: int) -> str:
-    return f"{size / 1024 / 1024:.1f} MB" if size >= 1024 * 1024 else f"{max(size // 1024, 1)} KB"
-
-
 def duty_rows(session: Session, contract: Contract, tz: str, now: datetime) -> list[DutyRow]:
     rows = []
     for d in duties.duties_of(session, contract):
@@ -97,14 +93,6 @@ def can_upload(session: Session, account: Account) -> bool:
     return person is not None and person.active and person.role in ENGINEER_ROLES
 
 
-def _contract(session: Session, account: Account, key: str) -> Contract | None:
-    contract = session.exec(select(Contract).where(Contract.key == key)).first()
-    scope = hospital_scope(session, account)
-    if contract is None or (scope is not None and contract.hospital_id != scope):
-        return None
-    return contract
-
-
 def _duty(session: Session, account: Account, contract: Contract, duty_id: str) -> Duty | None:
     number = int(duty_id) if duty_id.isdigit() and len(duty_id) <= 9 else 0
     duty = session.get(Duty, number) if number else None
@@ -129,7 +117,7 @@ def _missing(request: Request, account: Account, what: str) -> Response:
 
 @router.get("/admin/contracts/{key}/duties", response_class=HTMLResponse)
 def duty_list(key: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
-    contract = _contract(session, account, key)
+    contract = contract_in_scope(session, account, key)
     if contract is None:
         return _missing(request, account, f"没有找到合同「{key[:64]}」。")
     return _page(request, session, account, contract)
@@ -140,7 +128,7 @@ def duty_upload(key: str, duty_id: str, request: Request, session: DbSession, ac
                       file: Annotated[UploadFile | None, File()] = None,
                       note: Annotated[str, Form()] = "") -> Response:
     """Uploading the report closes the duty (audited); its pending reminders are cancelled."""
-    contract = _contract(session, account, key)
+    contract = contract_in_scope(session, account, key)
     duty = _duty(session, account, contract, duty_id) if contract else None
     if contract is None or duty is None:
         return _missing(request, account, "没有找到这项合同义务。")
@@ -163,7 +151,7 @@ def duty_upload(key: str, duty_id: str, request: Request, session: DbSession, ac
 def duty_report(key: str, duty_id: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
     """The latest report uploaded for the duty, to whoever may see the contract: always a download,
     never rendered (an uploaded file must not run as a page of ours)."""
-    contract = _contract(session, account, key)
+    contract = contract_in_scope(session, account, key)
     duty = _duty(session, account, contract, duty_id) if contract else None
     report: DutyReport | None = duties.latest_report(session, duty) if duty else None
     if report is None:

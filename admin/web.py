@@ -379,7 +379,7 @@ def calendar_hospital_day(request: Request, session: DbSession, account: Current
 
 # -- contracts ----------------------------------------------------------------------------------
 
-def _contract_in_scope(session: Session, account: Account, key: str) -> Contract | None:
+def contract_in_scope(session: Session, account: Account, key: str) -> Contract | None:
     contract = session.exec(select(Contract).where(Contract.key == key)).first()
     scope = hospital_scope(session, account)
     if contract is None or (scope is not None and contract.hospital_id != scope):
@@ -396,7 +396,7 @@ def contract_list(request: Request, session: DbSession, account: CurrentAccount)
 
 @router.get("/admin/contracts/{key}", response_class=HTMLResponse)
 def contract_detail(key: str, request: Request, session: DbSession, account: CurrentAccount) -> Response:
-    contract = _contract_in_scope(session, account, key)
+    contract = contract_in_scope(session, account, key)
     if contract is None:
         return _error_page(request, account, f"没有找到合同「{key[:64]}」。", 404)
     return TEMPLATES.TemplateResponse(request, "contract.html", {
@@ -414,7 +414,7 @@ def evaluation_report(request: Request, session: DbSession, account: CurrentAcco
     choices = sla_pages.contracts_in_scope(session, hospital_scope(session, account))
     if not choices:
         return _error_page(request, account, "没有可查看的合同。", 404)
-    chosen = choices[0] if not contract else _contract_in_scope(session, account, contract)
+    chosen = choices[0] if not contract else contract_in_scope(session, account, contract)
     if chosen is None:
         return _error_page(request, account, f"没有找到合同「{(contract or '')[:64]}」。", 404)
     hospital = session.get(Hospital, chosen.hospital_id)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
-from bot import confirm, groups, hotline_flow, kb_flow, mail_flow, reminders, state, texts, work
+from bot import confirm, duties, groups, hotline_flow, kb_flow, mail_flow, reminders, state, texts, work
 from bot.commands import HELP, Command, Invalid, Verb, normalize, parse, ticket_number_in
 from bot.triage import looks_like_outage
 from intake import InboundMessage
@@ -85,17 +85,17 @@ class Bot:
                                                          second_level=config.second_level)
 
     def remind(self, session: Session, due: list[Timer], now: datetime) -> list[Timer]:
-        """Say what the due timers are for; returns those that no longer apply."""
-        from bot import duties  # contract duties (issue 6): their own texts and audience
+        """Say what the due timers are for; returns those that no longer apply.
 
+        Each kind has its own texts and audience: contract duties, the autoclose of an
+        unconfirmed resolution, and the clocks' reminders and escalations.
+        """
         owed = [t for t in due if t.kind == duties.DUTY]
-        if owed:
-            rest = [t for t in due if t.kind != duties.DUTY]
-            return duties.fire(session, owed, now, self._reminder_routes) + self.remind(session, rest, now)
         closing = [t for t in due if t.kind == AUTOCLOSE]
-        due = [t for t in due if t.kind != AUTOCLOSE]
-        return confirm.autoclose(self, session, closing, now) + reminders.fire(session, due, now,
-                                                                                self._reminder_routes)
+        clocks = [t for t in due if t.kind not in (duties.DUTY, AUTOCLOSE)]
+        stale = duties.fire(session, owed, now, self._reminder_routes) if owed else []
+        return (stale + confirm.autoclose(self, session, closing, now)
+                + reminders.fire(session, clocks, now, self._reminder_routes))
 
     def handle(self, session: Session, msg: InboundMessage, now: datetime) -> None:
         if _is_card_click(msg):
@@ -462,8 +462,8 @@ class Bot:
 
     def _tell(self, session: Session, person: Person, text: str, now: datetime) -> None:
         """A message to one of the vendor's people, on the channel reminders use."""
-        channel = self.config.person_channel if person.wecom_userid else "webchat"
-        outbox.enqueue(session, channel=channel, recipient=service.address_of(person, channel), text=text, now=now)
+        channel, recipient = reminders.route_to(person, self.config.person_channel)
+        outbox.enqueue(session, channel=channel, recipient=recipient, text=text, now=now)
 
     def _routes(self, session: Session, ticket: Ticket) -> list[groups.Route]:
         hospital = session.get(Hospital, ticket.hospital_id)

@@ -33,13 +33,12 @@ from tickets.closing import (
     autoclose_key,
     await_confirmation,
     close,
-    lock,
     rate,
     reopen,
     resolutions,
 )
 from tickets.models import Hospital, Person, Ticket, TicketClock, TicketStatus, Timer
-from tickets.service import Actor, Report
+from tickets.service import Actor, Report, lock
 
 if TYPE_CHECKING:
     from bot.bot import Bot
@@ -204,8 +203,8 @@ def _ask_for_callback(bot: Bot, session: Session, ticket: Ticket, reporter: Pers
     text = (f"【满意度回访】工单 #{ticket.id}（{hospital.name if hospital else ''} {reporter.department} {reporter.name}）"
             f"评分 {reading.score} 分" + (f"：{texts.clip(reading.comment)}" if reading.comment else "")
             + "。请安排回访。")
-    managers = reminders._managers(session)
-    for manager in managers:
+    chosen = reminders.managers(session)
+    for manager in chosen:
         bot._tell(session, manager, text, now)
-    if not managers:
+    if not chosen:
         bot._notify_engineers(session, ticket, text, now)

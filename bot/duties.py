@@ -21,9 +21,9 @@ from decimal import Decimal
 from sqlmodel import Session, col, select
 
 from bot import texts
-from bot.reminders import ReminderRoutes, Route
-from tickets import duties, outbox, service
-from tickets.models import Contract, Duty, DutyStatus, Hospital, Person, Role, Timer
+from bot.reminders import ReminderRoutes, Route, managers, route_to
+from tickets import duties, outbox
+from tickets.models import Contract, Duty, DutyStatus, Hospital, Timer
 
 DUTY = duties.DUTY  # the timer kind Bot.remind hands to :func:`fire`
 
@@ -87,13 +87,9 @@ def yuan(amount: Decimal) -> str:
 
 def _audience(session: Session, routes: ReminderRoutes) -> list[Route]:
     """The engineers' group(s), then each active service manager; each once."""
-    stmt = select(Person).where(Person.role == Role.MANAGER, Person.active == True).order_by(col(Person.id))  # noqa: E712
     out = list(routes.group)
-    for manager in session.exec(stmt):
-        # WeCom (app or AI bot) reaches people by userid; someone without one reads the web chat.
-        needs_userid = routes.person_channel in ("wecom", "aibot")
-        channel = routes.person_channel if manager.wecom_userid or not needs_userid else "webchat"
-        route = (channel, service.address_of(manager, channel))
+    for manager in managers(session):
+        route = route_to(manager, routes.person_channel)
         if route not in out:
             out.append(route)
     return out

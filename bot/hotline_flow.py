@@ -21,9 +21,11 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from bot import texts
 from intake import InboundMessage
 from intake.hotline import (
     CONSULT,
@@ -45,7 +47,6 @@ from tickets.models import (
     OPEN_STATUSES,
     Contract,
     Hospital,
-    Message,
     Person,
     Role,
     Ticket,
@@ -116,7 +117,7 @@ def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> No
         service.append_report(session, existing, person, report, now)
         service.audit(session, Actor.of(person), "hotline.call_appended", now, ticket_id=existing.id,
                       call_id=record.call_id)
-        bot._notify_engineers(session, existing, f"工单 #{existing.id} {person.name} 来电补充：{_clip(text)}", now)
+        bot._notify_engineers(session, existing, f"工单 #{existing.id} {person.name} 来电补充：{texts.clip(text, 120)}", now)
         return
     ticket, _ = service.open_ticket(session, reporter=person, hospital=hospital, contract=contract, report=report,
                                     system=system, now=now)
@@ -239,10 +240,8 @@ def _ask_written(session: Session, ticket: Ticket, person: Person, contract: Con
         service.audit(session, service.BOT, "hotline.written_report_unasked", now, ticket_id=ticket.id,
                       reason="no WeCom userid or mail address")
         return
-    from zoneinfo import ZoneInfo
-
     at = record.started_at.astimezone(ZoneInfo(timezone)).strftime("%m-%d %H:%M")
-    service.send_to_reporter(session, ticket, f"您 {at} 来电反映的问题已登记为工单 #{ticket.id}：{_clip(ticket.summary)}\n"
+    service.send_to_reporter(session, ticket, f"您 {at} 来电反映的问题已登记为工单 #{ticket.id}：{texts.clip(ticket.summary, 120)}\n"
                              "按维保合同，响应时限自书面报障起算。请回复本消息确认（可补充说明），"
                              f"并注明工单号 #{ticket.id}。", now)
     service.audit(session, service.BOT, "hotline.written_report_asked", now, ticket_id=ticket.id)
@@ -254,22 +253,12 @@ def waits_for_written(contract: Contract) -> bool:
     return any(spec.start == "written_report" for lvl in policy.levels for spec in lvl.clocks.values())
 
 
-def call_of(message: Message) -> dict[str, Any] | None:
-    """The call evidence of a ticket's message, for the ticket page (None for other channels)."""
-    return message.meta if message.channel == CHANNEL and message.meta else None
-
-
 def _unplaced(bot: Bot, session: Session, record: CallRecord, now: datetime, *, person: Person | None = None) -> None:
     """A call that cannot be placed at a hospital with a contract: the engineers are told to review it."""
     service.audit(session, service.BOT, "hotline.unplaced_call", now, call_id=record.call_id, caller=record.caller,
                   person_id=person.id if person else None, transcript=record.transcript()[:2000])
     text = (f"待核实来电：号码 {record.caller}，通话编号 {record.call_id}，无法确定所属医院或合同，未建单。"
-            f"\n来电内容：{_clip(record.caller_text() or NO_TRANSCRIPT)}")
+            f"\n来电内容：{texts.clip(record.caller_text() or NO_TRANSCRIPT, 120)}")
     for channel, recipient in bot.config.engineer_routes:
         outbox.enqueue(session, channel=channel, recipient=recipient, text=text, now=now)
     log.warning("hotline: call %s from %s could not be placed", record.call_id, record.caller)
-
-
-def _clip(text: str, limit: int = 120) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -45,7 +45,7 @@ def fire(session: Session, due: list[Timer], now: datetime, routes: ReminderRout
                                                               .where(col(TicketClock.ticket_id).in_(ids)))}
               if ids else {})
     people = service.people_by_id(session, {t.assignee_id for t in tickets.values()})
-    audience = _Audience(routes, people, escalation=lambda: _managers(session),
+    audience = _Audience(routes, people, escalation=lambda: managers(session),
                          second=lambda: _second_level(session, routes))
     lines: dict[Route, list[str]] = defaultdict(list)
     tickets_of: dict[Route, set[int]] = defaultdict(set)
@@ -113,21 +113,24 @@ class _Audience:
         if timer.kind == REMIND:
             engineer = self.people.get(ticket.assignee_id) if ticket.assignee_id else None
             if engineer is not None and engineer.active:
-                return [_route(engineer, self.routes)]
+                return [route_to(engineer, self.routes.person_channel)]
             return list(self.routes.group)
         level = min(timer.level, 2)
         if level not in self._cache:
             chosen = (self._second() if level == 2 else []) or self._escalation()
-            self._cache[level] = [_route(p, self.routes) for p in chosen] or list(self.routes.group)
+            self._cache[level] = [route_to(p, self.routes.person_channel) for p in chosen] or list(self.routes.group)
         return self._cache[level]
 
 
-def _route(person: Person, routes: ReminderRoutes) -> Route:
-    channel = routes.person_channel if routes.person_channel != "wecom" or person.wecom_userid else "webchat"
+def route_to(person: Person, person_channel: str) -> Route:
+    """How one person is reached alone: WeCom (app or AI bot) by userid; without one, the web chat."""
+    needs_userid = person_channel in ("wecom", "aibot")
+    channel = person_channel if person.wecom_userid or not needs_userid else "webchat"
     return channel, service.address_of(person, channel)
 
 
-def _managers(session: Session) -> list[Person]:
+def managers(session: Session) -> list[Person]:
+    """The active service managers: they hear of breaches, missed duties and low scores."""
     stmt = select(Person).where(Person.role == Role.MANAGER, Person.active == True).order_by(col(Person.id))  # noqa: E712
     return list(session.exec(stmt).all())
 

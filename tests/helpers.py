@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 import uuid
 from datetime import datetime
 
 from sqlmodel import col, select
 
+from admin.app import build_runtime
 from intake import webchat
 from tests.conftest import Env
+from tickets import timers
 from tickets.models import Outbox, Person, Ticket
 
 
@@ -49,3 +52,37 @@ def tickets(env: Env) -> list[Ticket]:
 def outbox_rows(env: Env) -> list[Outbox]:
     with env.db.session() as session:
         return list(session.exec(select(Outbox).order_by(col(Outbox.id))).all())
+
+
+def fire_after_a_crash(env: Env, now: datetime) -> tuple[int, list[BaseException]]:
+    """A worker claims 10 due timers and dies before committing; then three workers (threads, own
+    connections) fire everything due, 7 per pass. Returns how many the three fired, and the errors
+    they raised (a deadlock would otherwise be retried by the others and go unseen)."""
+    doomed = build_runtime(env.settings, clock=lambda: now)
+    try:
+        with doomed.db.session() as session:
+            assert len(timers.claim_due(session, now, limit=10)) == 10
+            raise RuntimeError("killed")  # the connection closes: a rollback
+    except RuntimeError:
+        pass
+    finally:
+        doomed.db.dispose()
+    workers = [build_runtime(env.settings, clock=lambda: now) for _ in range(3)]
+    fired = [0, 0, 0]
+    errors: list[BaseException] = []
+
+    def work(i: int) -> None:
+        try:
+            while (n := workers[i].fire_due_timers(limit=7)) > 0:
+                fired[i] += n
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    for w in workers:
+        w.db.dispose()
+    return sum(fired), errors

@@ -11,7 +11,6 @@ the code.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -24,15 +23,13 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import col, select
 
-from admin.app import build_runtime
 from admin.demo import CONTRACTS
 from admin.passwords import hash_password
 from sla import PRESETS, SlaPolicy, policy_from
 from sla.policy import DutySpec
 from tests.conftest import Env, FakeClock, live_server, make_env, postgres_database
-from tests.helpers import person
+from tests.helpers import fire_after_a_crash, person
 from tickets import duties
-from tickets import timers as timer_rows
 from tickets.audit import Actor
 from tickets.models import Account, AuditLog, Contract, Duty, DutyStatus, Outbox, Timer, TimerStatus
 from tickets.reports import contract_report, report_json
@@ -396,31 +393,8 @@ def test_three_workers_fire_each_duty_timer_exactly_once(tmp_path: Path) -> None
                                                            col(Timer.due_at) <= clock())).all())
             assert due == 20 * 7
 
-            doomed = build_runtime(env.settings, clock=clock)  # claims a batch and dies before committing
-            with pytest.raises(RuntimeError), doomed.db.session() as session:
-                assert len(timer_rows.claim_due(session, clock(), limit=10)) == 10
-                raise RuntimeError("killed")
-            doomed.db.dispose()
-
-            workers = [build_runtime(env.settings, clock=clock) for _ in range(3)]
-            fired = [0, 0, 0]
-            errors: list[BaseException] = []  # a deadlock would be retried by the others and go unseen
-
-            def work(i: int) -> None:
-                try:
-                    while (n := workers[i].fire_due_timers(limit=7)) > 0:
-                        fired[i] += n
-                except BaseException as exc:
-                    errors.append(exc)
-
-            threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=120)
-            for w in workers:
-                w.db.dispose()
-            assert errors == [] and sum(fired) == due
+            fired, errors = fire_after_a_crash(env, clock())
+            assert errors == [] and fired == due
             with env.db.session() as session:
                 done = session.exec(select(Timer).where(col(Timer.due_at) <= clock())).all()
                 said = [line for r in session.exec(select(Outbox).where(Outbox.recipient == "engineers"))

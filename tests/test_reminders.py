@@ -8,7 +8,6 @@ a make-up working day (调休).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,14 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from admin.app import build_runtime
 from sla import Calendars, ClockState, DayRules, WorkingWeek
 from sla.reminders import ESCALATE, REMIND, ReminderPlan, checkpoints
 from sla.statutory import year_days
 from tests.conftest import Env, FakeClock, make_env, postgres_database
-from tests.helpers import chat, person, tickets
+from tests.helpers import chat, fire_after_a_crash, person, tickets
 from tickets import service
-from tickets import timers as timer_rows
 from tickets.models import Contract, Hospital, Outbox, Person, Ticket, Timer, TimerStatus
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -311,29 +308,9 @@ def test_three_workers_fire_each_timer_exactly_once_and_a_killed_workers_timers_
             expected = len(_timers(env, TimerStatus.PENDING))
             clock.now = local(2026, 11, 26, 9, 0).astimezone(UTC)  # everything is due
 
-            # a worker claims a batch and dies before committing (its connection closes: a rollback)
-            doomed = build_runtime(env.settings, clock=clock)
-            with pytest.raises(RuntimeError), doomed.db.session() as session:
-                held = timer_rows.claim_due(session, clock(), limit=10)
-                assert len(held) == 10
-                raise RuntimeError("killed")
-            doomed.db.dispose()
-
-            workers = [build_runtime(env.settings, clock=clock) for _ in range(3)]
-            fired = [0, 0, 0]
-
-            def work(i: int) -> None:
-                while (n := workers[i].fire_due_timers(limit=7)) > 0:
-                    fired[i] += n
-
-            threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join(timeout=120)
-            for w in workers:
-                w.db.dispose()
-            assert sum(fired) == expected
+            # a worker claims a batch and dies before committing; three others fire everything
+            fired, errors = fire_after_a_crash(env, clock())
+            assert errors == [] and fired == expected
             done = _timers(env)
             assert len(done) == expected and all(t.status != TimerStatus.PENDING for t in done)
             assert len({t.key for t in done}) == expected

@@ -40,12 +40,6 @@ RATINGS = range(1, 6)  # 1–5, 5 最满意
 LOW_RATING = 2  # this score or lower: the service managers call the reporter back (回访)
 
 
-def lock(session: Session, ticket: Ticket) -> None:
-    """Re-read the ticket under a row lock: a reporter's answer and the autoclose timer may meet."""
-    session.flush()
-    session.refresh(ticket, with_for_update=True)
-
-
 def resolutions(session: Session, ticket: Ticket) -> int:
     """How many times the ticket was resolved: each resolution has its own autoclose timer."""
     stmt = select(func.count()).select_from(TicketEvent).where(TicketEvent.ticket_id == ticket.id,

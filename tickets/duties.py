@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from sla.policy import DutySpec, policy_from
+from tickets import timers
 from tickets.audit import SYSTEM, Actor, audit
 from tickets.db import insert_returning_id, skip_locked
 from tickets.models import Contract, Duty, DutyReport, DutyStatus, Hospital, Timer, TimerStatus
@@ -259,7 +260,7 @@ def complete(session: Session, duty: Duty, actor: Actor, file: UploadedFile, now
         locked.note = " ".join(note.split())[:1000]
     session.add(locked)
     for timer in _pending_timers(session, locked.id or 0).values():
-        timer.status, timer.fired_at = TimerStatus.CANCELLED, now
+        timers.mark(timer, TimerStatus.CANCELLED, now)
         session.add(timer)
     contract = session.get(Contract, locked.contract_id)
     assert contract is not None

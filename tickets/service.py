@@ -324,6 +324,13 @@ class ClaimResult(StrEnum):
     ALREADY_YOURS = "already_yours"
 
 
+def lock(session: Session, ticket: Ticket) -> None:
+    """Re-read the ticket under a row lock, for changes that may race (two taps on 接单, a reporter's
+    answer meeting the autoclose timer). SQLite's BEGIN IMMEDIATE already serialises writers."""
+    session.flush()
+    session.refresh(ticket, with_for_update=True)
+
+
 def claim(session: Session, ticket: Ticket, engineer: Person, now: datetime) -> ClaimResult:
     if ticket.status not in OPEN_STATUSES:
         raise TicketError(f"工单 #{ticket.id} 已{_status_text(ticket.status)}，无法接单。")
@@ -333,8 +340,7 @@ def claim(session: Session, ticket: Ticket, engineer: Person, now: datetime) -> 
         holder = session.get(Person, ticket.assignee_id)
         raise TicketError(f"工单 #{ticket.id} 已由 {holder.name if holder else '他人'} 接单。")
     # Two engineers tapping 接单 at once: the row lock makes the second see the first's claim.
-    session.flush()
-    session.refresh(ticket, with_for_update=True)
+    lock(session, ticket)
     if ticket.assignee_id is not None:
         return claim(session, ticket, engineer, now)
     ticket.assignee_id = engineer.id
