@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.sessions import SessionMiddleware
 
-from admin import chat, duty_pages, hotline, mail, web
+from admin import chat, duty_pages, hotline, hotline_pages, mail, web
 from admin.migrate import check_current
 from admin.runtime import AibotChannel, Clock, RemoteChannel, Runtime, WeComChannel
 from admin.settings import Settings
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utcnow, runti
     app.include_router(chat.router)
     app.include_router(duty_pages.router)
     app.include_router(hotline.router)
+    app.include_router(hotline_pages.router)
     if settings.wecom_callback_enabled:
         crypto = CallbackCrypto(settings.wecom_token, settings.wecom_aes_key, settings.wecom_corp_id)
         app.include_router(callback_router(crypto, runtime.accept, runtime.clock))

@@ -19,19 +19,17 @@ from sqlmodel import Session
 
 from admin.mail_pages import download_headers, size_text
 from admin.sla_pages import local_time
-from admin.web import TEMPLATES, CurrentAccount, DbSession, contract_in_scope, runtime_of
+from admin.web import TEMPLATES, CurrentAccount, DbSession, contract_in_scope, is_vendor_staff, runtime_of
 from tickets import duties
 from tickets.audit import Actor
 from tickets.models import (
     DUTY_STATUS_NAMES,
-    ENGINEER_ROLES,
     Account,
     Contract,
     Duty,
     DutyReport,
     DutyStatus,
     Hospital,
-    Person,
 )
 
 router = APIRouter()
@@ -86,13 +84,6 @@ def duty_rows(session: Session, contract: Contract, tz: str, now: datetime) -> l
     return rows
 
 
-def can_upload(session: Session, account: Account) -> bool:
-    if account.is_admin:
-        return True
-    person = session.get(Person, account.person_id) if account.person_id else None
-    return person is not None and person.active and person.role in ENGINEER_ROLES
-
-
 def _duty(session: Session, account: Account, contract: Contract, duty_id: str) -> Duty | None:
     number = int(duty_id) if duty_id.isdigit() and len(duty_id) <= 9 else 0
     duty = session.get(Duty, number) if number else None
@@ -106,7 +97,7 @@ def _page(request: Request, session: Session, account: Account, contract: Contra
     now = runtime_of(request).clock()
     return TEMPLATES.TemplateResponse(request, "duties.html", {
         "account": account, "contract": contract, "hospital": hospital, "rows": duty_rows(session, contract, tz, now),
-        "can_upload": can_upload(session, account), "error": error, "notice": request.session.pop("flash", ""),
+        "can_upload": is_vendor_staff(session, account), "error": error, "notice": request.session.pop("flash", ""),
         "max_mb": duties.MAX_REPORT_BYTES // (1024 * 1024),
     }, status_code=status)
 
@@ -132,7 +123,7 @@ def duty_upload(key: str, duty_id: str, request: Request, session: DbSession, ac
     duty = _duty(session, account, contract, duty_id) if contract else None
     if contract is None or duty is None:
         return _missing(request, account, "没有找到这项合同义务。")
-    if not can_upload(session, account):
+    if not is_vendor_staff(session, account):
         return _page(request, session, account, contract, error=NOT_VENDOR, status=403)
     if file is None or not file.filename:
         return _page(request, session, account, contract, error="请选择要上传的报告文件。", status=400)

@@ -178,6 +178,22 @@ class Runtime:
         self._wake(self.outbox_wake)
         return card
 
+    def handle_now(self, msg: InboundMessage, also: Callable[[Session], None] | None = None) -> bool:
+        """Journal ``msg`` and handle it in the same transaction; False if it was taken before.
+
+        For a person waiting on the answer (the phone form opens the ticket it then shows),
+        not for channels: what fails here fails the request and nothing is stored.
+        """
+        now = self.clock()
+        with self.db.session() as session:
+            if not journal.record(session, msg, handled_at=now):
+                return False
+            self.bot.handle(session, msg, now)
+            if also is not None:
+                also(session)
+        self._wake(self.outbox_wake)
+        return True
+
     def process_next(self, batch: int = INBOUND_BATCH) -> bool:
         """Process the next journal entries (up to ``batch``); False when none is waiting.
 

@@ -26,13 +26,14 @@ from admin.sla_pages import FormError
 from intake import journal
 from intake.email import store as mail_store
 from knowledge import Article, Synonym
-from sla import policy_from
+from sla import SlaPolicy, policy_from
 from tickets import outbox, service
 from tickets.audit import Actor, audit
 from tickets.calendars import confirm_year, confirmed_years, set_hospital_day, set_statutory_day
 from tickets.clocks import recompute_open
 from tickets.closing import CLOSE_REASON_NAMES
 from tickets.models import (
+    ENGINEER_ROLES,
     STATUS_NAMES,
     Account,
     AuditLog,
@@ -40,6 +41,7 @@ from tickets.models import (
     CoveredSystem,
     Hospital,
     HospitalDay,
+    Message,
     Person,
     Ticket,
 )
@@ -86,6 +88,14 @@ def hospital_scope(session: Session, account: Account) -> int | None:
     if person is not None and person.hospital_id is not None:
         return person.hospital_id
     return None
+
+
+def is_vendor_staff(session: Session, account: Account) -> bool:
+    """Admins and the vendor's active engineers and managers: the people who work tickets and duties."""
+    if account.is_admin:
+        return True
+    person = session.get(Person, account.person_id) if account.person_id else None
+    return person is not None and person.active and person.role in ENGINEER_ROLES
 
 
 # -- login ------------------------------------------------------------------------------
@@ -162,6 +172,8 @@ class TicketRow:
     responded_at: str
     seconds_left: int | None
     closing: str = ""  # how it was closed and the reporter's score, e.g. "报障人确认 · 评分 5/5"
+    proposed_severity: str = ""  # the level a phone call's words suggest, until an engineer sets one
+    written_report_pending: bool = False  # opened by a call; clocks on "written_report" wait for it
 
 
 _local = sla_pages.local_time
@@ -188,10 +200,7 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
     rows = []
     for t in tickets:
         hospital = hospitals[t.hospital_id]
-        try:
-            severity = policies[t.contract_id].level(t.severity).name
-        except KeyError:
-            severity = t.severity
+        severity = _level_name(policies.get(t.contract_id), t.severity)
         reporter = people.get(t.reporter_id)
         running = t.first_response_at is None and t.response_due_at is not None
         rows.append(TicketRow(
@@ -204,8 +213,17 @@ def ticket_rows(session: Session, now: datetime, tickets: list[Ticket] | None = 
             responded_at=_local(t.first_response_at, hospital.timezone),
             seconds_left=int((t.response_due_at - now).total_seconds()) if running and t.response_due_at else None,
             closing=_closing(t),
+            proposed_severity=_level_name(policies.get(t.contract_id), t.proposed_severity or ""),
+            written_report_pending=t.written_report_pending,
         ))
     return rows
+
+
+def _level_name(policy: SlaPolicy | None, code: str) -> str:
+    try:
+        return policy.level(code).name if policy and code else code
+    except KeyError:
+        return code
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -215,6 +233,7 @@ def ticket_list(request: Request, session: DbSession, account: CurrentAccount) -
         "account": account, "rows": ticket_rows(session, now, hospital_id=hospital_scope(session, account)),
         "now_iso": now.isoformat(),
         "inbound": journal.count_by_status(session), "outbox": outbox.counts(session),
+        "phone_form": is_vendor_staff(session, account),
     })
 
 
@@ -244,8 +263,32 @@ def ticket_detail(number: int, request: Request, session: DbSession, account: Cu
         "pauses": sla_pages.pause_views(session, number, tz, now),
         "events": sla_pages.event_views(session, number, tz),
         "kb_draft": kb_pages.draft_button(session, account, ticket),
-        "mail": mail_pages.ticket_mail(session, ticket),
+        "mail": mail_pages.ticket_mail(session, ticket), "calls": call_views(rows, people, tz),
+        "notice": request.session.pop("flash", ""),
     })
+
+
+def call_views(messages: list[Message], people: dict[int, str], tz: str) -> list[dict[str, str]]:
+    """The hotline calls on a ticket as the maintenance record shows them: who answered, when, how long.
+
+    Seed 001 四.3(1) asks that every call be answered by a named person who records it.
+    """
+    views = []
+    for m in messages:
+        call = m.meta if m.channel == "hotline" and m.meta else None
+        if call is None:
+            continue
+        seconds = call.get("duration_s")
+        views.append({
+            "call_id": call.get("call_id", ""), "caller": call.get("caller", ""), "called": call.get("called", ""),
+            "agent": people.get(call.get("agent_person_id") or 0) or call.get("agent_name") or call.get("agent")
+            or "（无人接听）",
+            "started": _local(datetime.fromisoformat(call["started_at"]), tz) if call.get("started_at") else "",
+            "ended": _local(datetime.fromisoformat(call["ended_at"]), tz) if call.get("ended_at") else "",
+            "duration": "未记录" if seconds is None else f"{seconds // 60} 分 {seconds % 60} 秒",
+            "transcript": call.get("transcript", ""), "recording_ref": call.get("recording_ref") or "",
+        })
+    return views
 
 
 def _error_page(request: Request, account: Account, message: str, status: int) -> Response:

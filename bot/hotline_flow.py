@@ -94,7 +94,8 @@ def record_json(record: CallRecord) -> dict[str, Any]:
 def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> None:
     record = parse_json({k: v for k, v in msg.raw["call"].items() if v is not None})
     config = bot.config.hotline or HotlineConfig()
-    person = identify(session, record, now)
+    form = PhoneForm.of(msg)
+    person = form.caller(session) if form else identify(session, record, now)
     if person is None:
         _unplaced(bot, session, record, now)
         return
@@ -106,12 +107,12 @@ def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> No
     text = record.caller_text().strip() or NO_TRANSCRIPT
     systems = service.systems_of(session, contract.id or 0)
     spotted = spot_system(text, [(s.id, s.name, s.aliases) for s in systems])
-    system = next((s for s in systems if s.id == spotted.system_id), None) or (systems[0] if len(systems) == 1
-                                                                               else None)
+    chosen = spotted.system_id if form is None or form.system_id is None else form.system_id
+    system = next((s for s in systems if s.id == chosen), None) or (systems[0] if len(systems) == 1 else None)
     agent = _agent(session, record, msg)
     report = Report(channel=CHANNEL, external_id=record.call_id, text=text, channel_ts=record.started_at,
                     received_at=msg.received_at, is_written_report=False, awaits_written=True,
-                    meta=evidence(record, agent))
+                    meta=evidence(record, agent, duration_known=form is None or form.duration_known))
     existing = recent_ticket(session, person, system.id if system else None, config.append_window, now)
     if existing is not None:
         service.append_report(session, existing, person, report, now)
@@ -121,11 +122,48 @@ def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> No
         return
     ticket, _ = service.open_ticket(session, reporter=person, hospital=hospital, contract=contract, report=report,
                                     system=system, now=now)
-    _propose(session, ticket, contract, text, spotted.score, now)
-    if _consultation(bot, session, ticket, person, text, now):
+    if form is not None and form.severity:
+        # The engineer on the line heard the caller out: the level he chose is confirmed, not proposed.
+        service.set_severity(session, ticket, form.severity, form.actor, now, note="电话建单：接听工程师确定")
+    else:
+        _propose(session, ticket, contract, text, spotted.score, now)
+    if form is None and _consultation(bot, session, ticket, person, text, now):
         return
     _ask_written(session, ticket, person, contract, record, hospital.timezone, now)
     bot._post_new_ticket(session, ticket, person, hospital, now)
+
+
+@dataclass(frozen=True)
+class PhoneForm:
+    """What the engineer who took the call live chose on the admin panel's phone form.
+
+    The caller, the system and the level are his choice, not guesses; ``raw["form"]`` of the
+    call's message carries them (the web form checks them against the caller's contract).
+    """
+
+    person_id: int
+    system_id: int | None
+    severity: str
+    editor: str
+    editor_person_id: int | None
+    duration_known: bool = True  # a call logged afterwards without its length
+
+    @classmethod
+    def of(cls, msg: InboundMessage) -> PhoneForm | None:
+        form = msg.raw.get("form")
+        if not isinstance(form, dict):
+            return None
+        return cls(person_id=int(form["person_id"]), system_id=form.get("system_id"),
+                   severity=form.get("severity") or "", editor=form.get("editor") or "",
+                   editor_person_id=form.get("editor_person_id"),
+                   duration_known=bool(form.get("duration_known", True)))
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(self.editor, self.editor_person_id)
+
+    def caller(self, session: Session) -> Person | None:
+        return session.get(Person, self.person_id)
 
 
 # -- who --------------------------------------------------------------------------------------------
@@ -179,13 +217,13 @@ def _agent(session: Session, record: CallRecord, msg: InboundMessage) -> Person 
     return next((p for p in session.exec(stmt) if p.role in ENGINEER_ROLES), None)
 
 
-def evidence(record: CallRecord, agent: Person | None) -> dict[str, Any]:
+def evidence(record: CallRecord, agent: Person | None, *, duration_known: bool = True) -> dict[str, Any]:
     """The call as the maintenance record keeps it (seed 001 四.3(1): answered by a named person)."""
     return {"call_id": record.call_id, "caller": record.caller, "called": record.called,
             "agent": record.agent, "agent_person_id": agent.id if agent else None,
             "agent_name": agent.name if agent else record.agent,
             "started_at": record.started_at.isoformat(), "ended_at": record.ended_at.isoformat(),
-            "duration_s": int(record.duration.total_seconds()), "transcript": record.transcript(),
+            "duration_s": int(record.duration.total_seconds()) if duration_known else None, "transcript": record.transcript(),
             "recording_ref": record.recording_ref}
 
 

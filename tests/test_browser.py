@@ -21,7 +21,8 @@ import pytest
 from admin.demo import DEMO_ADMIN
 from tests import helpers
 from tests.conftest import Env, live_server, make_env
-from tickets import utcnow
+from tickets import service, utcnow
+from tickets.models import Person
 
 pytestmark = pytest.mark.browser
 
@@ -351,3 +352,55 @@ def test_admin_edits_a_knowledge_base_article_and_the_try_box_answers_with_it(
 
     foreign = [u for u in requested if not u.startswith(server.base_url + "/")]
     assert not foreign, f"pages loaded assets from elsewhere: {foreign}"
+
+
+# -- f. the phone ticket form (issue 7) -------------------------------------------------------
+
+def test_engineer_takes_a_call_on_the_phone_form_with_the_keyboard(live_env: Env, context: BrowserContext) -> None:
+    """Caller found by number and picked with Enter, only that contract's systems offered, Ctrl+Enter sends."""
+    with live_env.db.session() as session:
+        chenjing = helpers.person(live_env, "chenjing")
+        contract = service.contract_for_hospital(session, chenjing.hospital_id or 0)
+        assert contract is not None
+        nanxishan_systems = [s.name for s in service.systems_of(session, contract.id or 0)]
+    with live_server(live_env) as server:
+        page = context.new_page()
+        page.goto(f"{server.base_url}/admin/login")
+        log_in(page, live_env.admin_password)
+        page.click("#phone-ticket")
+        expect(page).to_have_url(f"{server.base_url}/admin/hotline/new")
+        caller = page.locator("#caller")
+        expect(caller).to_be_focused()  # one screen, typing starts at once
+
+        caller.type("1390000000")  # ten digits: every demo reporter's number starts so
+        options = page.locator("#caller-list li")
+        expect(options.first).to_be_visible()
+        assert options.count() >= 5
+        caller.type("3")
+        expect(options).to_have_count(1)
+        expect(options.first).to_contain_text("陈静")
+        caller.press("Enter")  # picks; does not send the form
+        expect(page.locator("#caller-picked")).to_contain_text("已选定：陈静")
+        expect(page).to_have_url(f"{server.base_url}/admin/hotline/new")
+        system = page.locator("#system_id")
+        expect(system).to_be_focused()
+        visible = system.locator("optgroup:not([hidden]) option").all_inner_texts()
+        assert visible == nanxishan_systems  # 陈静's hospital's contract's systems only
+        hidden_groups = system.locator("optgroup[hidden]")
+        expect(hidden_groups).to_have_count(4)  # the other hospitals' systems are not offered
+        system.press("ArrowDown")  # the first of 陈静's contract's systems
+        chosen = system.locator("option:checked").inner_text()
+        assert chosen == nanxishan_systems[0]
+
+        page.locator("#description").fill("透析系统整个科室都登不上，病人在等")
+        page.locator("#description").press("Control+Enter")
+        expect(page).to_have_url(re.compile(r"/admin/tickets/\d+$"))
+        expect(page.get_by_role("status")).to_contain_text("已为来电登记工单")
+        expect(page.locator("#calls")).to_contain_text("透析系统整个科室都登不上")
+        expect(page.locator(".facts")).to_contain_text(chosen)
+
+    [ticket] = helpers.tickets(live_env)
+    assert ticket.summary.startswith("透析系统整个科室都登不上")
+    with live_env.db.session() as session:
+        reporter = session.get(Person, ticket.reporter_id)
+    assert reporter is not None and reporter.name == "陈静"

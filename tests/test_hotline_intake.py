@@ -20,7 +20,8 @@ from admin.app import create_app
 from admin.hotline import create_token, scan_drop_folder, submit
 from bot.hotline_flow import REVIEW_SWITCHBOARD
 from intake.hotline import CallRecord, Turn
-from tests.conftest import Env
+from knowledge import Article
+from tests.conftest import Env, FakeClock, make_env
 from tests.helpers import chat, group_feed, outbox_rows, tickets
 from tickets.clocks import clocks_of
 from tickets.models import AuditLog, Hospital, Message, Person, Ticket
@@ -241,3 +242,67 @@ def test_drop_folder(env: Env, tmp_path: Path) -> None:
     assert len(tickets(env)) == 2  # f-3 is 陈静's second call about 透析 within the window: appended
     with env.db.session() as session:
         assert len(session.exec(select(Message).where(Message.channel == "hotline")).all()) == 3
+
+
+# -- consultations --------------------------------------------------------------------------------------
+
+def test_a_question_the_knowledge_base_answers_is_logged_as_a_consultation(tmp_path: Path, db_url: str,
+                                                                           clock: FakeClock) -> None:
+    """A call that only asks how to do something is a 咨询 with the article, not a fault on the queue."""
+    from knowledge import import_path
+    from knowledge.embed import shared_embedder
+    from tests.test_knowledge import ARTICLES, write_jsonl
+    env = make_env(tmp_path, db_url, clock, kb_enabled=True, kb_answer=0.95, kb_suggest=0.3, kb_margin=0.02)
+    try:
+        with env.db.session() as session:
+            import_path(session, write_jsonl(tmp_path / "kb.jsonl", ARTICLES), "test", clock(),
+                        embedder=shared_embedder())
+        call(env, record("c-how", "13900000001", "请问怎么导出科室的DRG分组明细"))
+        call(env, record("c-down", "13900000001", "DRG系统打不开了，全科都登不上", start=CALL_START + timedelta(minutes=5)))
+        consult, fault = tickets(env)
+        assert (consult.kind, consult.status) == ("consult", "resolved")
+        assert (fault.kind, fault.status) == ("fault", "new")
+        with env.db.session() as session:
+            [logged] = session.exec(select(AuditLog).where(AuditLog.action == "hotline.consultation")).all()
+            article = session.get(Article, logged.detail["article_id"])
+        assert logged.ticket_id == consult.id and article is not None and article.key == "drg-export"
+        posted = [r.text for r in outbox_rows(env)]
+        assert not any(f"新工单 #{consult.id}" in text for text in posted)  # not posted to the engineers
+        assert any(f"新工单 #{fault.id}" in text for text in posted)
+    finally:
+        env.db.dispose()
+
+
+def test_tokens_are_revoked_alone_and_a_name_is_not_issued_twice(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _cli_env(env, monkeypatch)
+    assert cli.main(["hotline", "token", "create", "lz-ivr"]) == 0
+    lz = capsys.readouterr().out.strip().splitlines()[-1]
+    assert cli.main(["hotline", "token", "create", "wh-ivr"]) == 0
+    wh = capsys.readouterr().out.strip().splitlines()[-1]
+    assert cli.main(["hotline", "token", "create", "lz-ivr"]) == 2
+    assert "已有令牌" in capsys.readouterr().err
+    assert cli.main(["hotline", "token", "revoke", "lz-ivr"]) == 0
+    assert cli.main(["hotline", "token", "revoke", "nobody"]) == 2
+    with TestClient(create_app(env.settings, runtime=env.runtime)) as client:
+        assert client.post("/intake/hotline", json=body("r-1"), headers={"Authorization": f"Bearer {lz}"}).status_code == 401
+        assert client.post("/intake/hotline", json=body("r-1"), headers={"Authorization": f"Bearer {wh}"}).status_code == 201
+
+
+def test_switchboard_prefixes_are_set_checked_and_shown(env: Env, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    _cli_env(env, monkeypatch)
+    assert cli.main(["hotline", "switchboard", "wuhan-central", "027-8572", "+86 27 8573"]) == 0
+    assert "027-8572、+86 27 8573" in capsys.readouterr().out
+    assert cli.main(["hotline", "switchboard", "wuhan-central", "02"]) == 2
+    assert "至少 3 位" in capsys.readouterr().err
+    assert cli.main(["hotline", "switchboard", "nowhere", "027"]) == 2
+    call(env, record("sb-1", "027-85731234", "DRG打不开"))
+    [ticket] = tickets(env)
+    with env.db.session() as session:
+        caller = session.get(Person, ticket.reporter_id)
+        hospital = session.get(Hospital, ticket.hospital_id)
+    assert caller is not None and caller.review_note == REVIEW_SWITCHBOARD and hospital is not None
+    assert hospital.key == "wuhan-central"
+    assert cli.main(["hotline", "switchboard", "wuhan-central", "-"]) == 0
+    assert "（无）" in capsys.readouterr().out
