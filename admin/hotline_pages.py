@@ -281,7 +281,10 @@ def phone_ticket(request: Request, session: DbSession, account: CurrentAccount, 
     except FormError as exc:
         session.rollback()  # a caller created from a switchboard number before the error is not kept
         return _page(request, session, account, values, error=str(exc), status=400)
-    request.session["flash"] = f"已为来电登记工单 #{number}。"
+    first = session.exec(select(Message.external_id).where(Message.ticket_id == number)
+                         .order_by(col(Message.id))).first()
+    request.session["flash"] = (f"已为来电登记工单 #{number}。" if first == values.call_id else
+                                f"来电人有同一系统的未结工单，本次来电已追加到工单 #{number}。")
     return RedirectResponse(f"/admin/tickets/{number}", status_code=303)
 
 

@@ -94,6 +94,13 @@ def test_an_engineer_opens_a_ticket_from_a_call_timed_from_when_the_form_opened(
         again = client.post("/admin/hotline/new", data={
             **fields, "caller": "13900000003", "description": "透析机联网的系统登不上了"})
         assert again.url.path == f"/admin/tickets/{ticket.id}" and len(tickets(env)) == 1
+        # A second call of the same person about the same system joins the open ticket.
+        env.clock.advance(minutes=30)
+        fields = form_fields(client.get("/admin/hotline/new").text)
+        more = client.post("/admin/hotline/new", data={
+            **fields, "caller": "13900000003", "system_id": str(dialysis), "description": "还是登不上"})
+        assert more.url.path == f"/admin/tickets/{ticket.id}" and "已追加到工单" in more.text
+        assert len(tickets(env)) == 1 and more.text.count('<tr data-call=') == 2
     assert not audits(env, "hotline.call_time_edited")
 
 
