@@ -109,6 +109,10 @@ def find_callers(session: Session, account: Account, query: str, limit: int = MA
                                                Person.active == True)  # noqa: E712
                           .order_by(col(Person.name), col(Person.id)))
     digits = "".join(ch for ch in query if ch.isdigit())
+    for country in ("0086", "86"):  # +86 139…, 0086 139…: the directory holds national numbers
+        if digits.startswith(country) and len(digits) > 11:
+            digits = digits[len(country):]
+            break
     found = []
     for person in people:
         theirs = "".join(ch for ch in person.phone if ch.isdigit())

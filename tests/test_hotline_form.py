@@ -173,6 +173,7 @@ def test_lookup_by_number_or_name_only_within_the_hospitals_served(env: Env) -> 
         found = client.get("/admin/hotline/callers", params={"q": "139 0000 0001"}).json()
         assert [c["label"].split(" · ")[0] for c in found] == ["刘芳"]
         assert found[0]["contract"] == "wuhan-central-drg" and "心血管内科" in found[0]["label"]
+        assert client.get("/admin/hotline/callers", params={"q": "+86 139-0000-0001"}).json() == found
         by_name = client.get("/admin/hotline/callers", params={"q": "孙"}).json()
         assert [c["label"].split(" · ")[0] for c in by_name] == ["孙丽"]
         assert client.get("/admin/hotline/callers", params={"q": "13800000001"}).json() == []  # an engineer
