@@ -7,9 +7,13 @@ PostgreSQL tests run where ``HELPDESK_TEST_POSTGRES_URL`` names a server
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
+import shutil
 import socket
+import sqlite3
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -58,12 +62,17 @@ def _postgres_server_url() -> str:
     return url
 
 
+def _admin_dsn() -> str:
+    """The PostgreSQL server's maintenance database, for CREATE/DROP DATABASE."""
+    return make_url(_postgres_server_url()).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 @contextlib.contextmanager
 def postgres_database() -> Iterator[str]:
     """A PostgreSQL database of its own, dropped afterwards (skips with the reason where none is configured)."""
     server = make_url(_postgres_server_url())
     name = f"hd_test_{uuid.uuid4().hex[:12]}"
-    admin_dsn = server.set(drivername="postgresql").render_as_string(hide_password=False)
+    admin_dsn = _admin_dsn()
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:
@@ -104,13 +113,82 @@ def make_settings(tmp_path: Path, db_url: str, **overrides: object) -> Settings:
 
 
 def make_env(tmp_path: Path, db_url: str, clock: FakeClock, **overrides: object) -> Env:
+    """A migrated database with the demo data, as ``helpdesk migrate`` and ``helpdesk demo`` leave it.
+
+    Migrating and loading the demo take seconds and depend only on the database kind and the
+    instant; the first test of each (kind, instant) builds them, later ones copy the result
+    (SQLite: the backup API; PostgreSQL: CREATE DATABASE … TEMPLATE), which keeps the suite
+    well inside its time budget.
+    """
     settings = make_settings(tmp_path, db_url, **overrides)
     settings.ensure_var_dir()
-    migrate(settings.database_url, clock())
+    now = clock()
+    key = (make_url(db_url).get_backend_name(), now.isoformat())
+    password = _TEMPLATES.restore(key, db_url, settings.var_dir)
+    if password is None:
+        migrate(settings.database_url, now)
     runtime = build_runtime(settings, clock=clock)
-    with runtime.db.session() as session:
-        _, password = load_demo(session, settings.var_dir, clock())
+    if password is None:
+        with runtime.db.session() as session:
+            _, password = load_demo(session, settings.var_dir, now)
+        runtime.db.dispose()  # a PostgreSQL template must have no open connections
+        _TEMPLATES.keep(key, db_url, settings.var_dir, password)
     return Env(settings=settings, runtime=runtime, clock=clock, admin_password=password)
+
+
+class _Templates:
+    """Migrated demo databases kept for the session, by (database kind, instant)."""
+
+    def __init__(self) -> None:
+        self.dir: Path | None = None
+        self.kept: dict[tuple[str, str], tuple[str, str, bytes]] = {}  # key -> (copy, password, var file)
+        self.pg_names: list[str] = []
+        atexit.register(self.clear)
+
+    def keep(self, key: tuple[str, str], db_url: str, var_dir: Path, password: str) -> None:
+        cred = (var_dir / "demo_admin_password").read_bytes()
+        if key[0] == "sqlite":
+            if self.dir is None:
+                self.dir = Path(tempfile.mkdtemp(prefix="helpdesk-test-templates-"))
+            copy = self.dir / f"{len(self.kept)}.db"
+            with contextlib.closing(sqlite3.connect(make_url(db_url).database or "")) as src, \
+                    contextlib.closing(sqlite3.connect(copy)) as dst:
+                src.backup(dst)
+            self.kept[key] = (str(copy), password, cred)
+        elif key[0] == "postgresql":
+            name = f"hd_tmpl_{uuid.uuid4().hex[:12]}"
+            with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(db_url).database}"')
+            self.pg_names.append(name)
+            self.kept[key] = (name, password, cred)
+
+    def restore(self, key: tuple[str, str], db_url: str, var_dir: Path) -> str | None:
+        """Make ``db_url`` a copy of the kept database; its demo admin password, or None if none is kept."""
+        if key not in self.kept:
+            return None
+        copy, password, cred = self.kept[key]
+        if key[0] == "sqlite":
+            with contextlib.closing(sqlite3.connect(copy)) as src, \
+                    contextlib.closing(sqlite3.connect(make_url(db_url).database or "")) as dst:
+                src.backup(dst)
+        else:
+            name = make_url(db_url).database
+            with psycopg.connect(_admin_dsn(), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{copy}"')
+        (var_dir / "demo_admin_password").write_bytes(cred)
+        return password
+
+    def clear(self) -> None:
+        if self.dir is not None:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.pg_names:
+            with contextlib.suppress(Exception), psycopg.connect(_admin_dsn(), autocommit=True) as conn:
+                for name in self.pg_names:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+_TEMPLATES = _Templates()
 
 
 @pytest.fixture
