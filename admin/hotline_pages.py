@@ -9,6 +9,7 @@ under its own call id, so a form sent twice opens one ticket.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,8 @@ MINUTE = "%Y-%m-%dT%H:%M"
 MAX_DESCRIPTION = 5000
 MAX_LOOKUP = 10
 NOT_VENDOR = "只有维保服务方的人员可以电话建单。"
+# The form's own call ids: a posted id of any other shape could take a telephony call's id.
+FORM_CALL_ID = re.compile(r"form-[0-9a-f]{32}")
 
 
 @dataclass(frozen=True)
@@ -128,7 +131,7 @@ def _resolve_caller(session: Session, account: Account, values: FormValues, reco
     """The person the engineer picked, else the one the typed number or name finds unambiguously."""
     hospitals = _hospitals_for(session, account)
     if values.person_id:
-        person = session.get(Person, int(values.person_id)) if values.person_id.isdigit() else None
+        person = session.get(Person, int(values.person_id)) if _is_id(values.person_id) else None
         if person is None or _caller_of(session, person, hospitals) is None:
             raise FormError("所选来电人不存在、已停用，或其医院不在您服务的范围内。")
         return person
@@ -149,6 +152,11 @@ def _resolve_caller(session: Session, account: Account, values: FormValues, reco
     if not exact:
         raise FormError(f"没有找到名为「{values.caller}」的来电人。")
     raise FormError(f"有 {len(exact)} 位来电人与「{values.caller}」相符，请从列表中选定一位。")
+
+
+def _is_id(text: str) -> bool:
+    """A row id as a form sends it (PostgreSQL integers end at 2**31 - 1)."""
+    return text.isdigit() and len(text) <= 9
 
 
 def _looks_like_number(text: str) -> bool:
@@ -177,7 +185,7 @@ def contract_choices(session: Session, hospitals: dict[int, Hospital]) -> list[C
 def _system(session: Session, contract: Contract, system_id: str) -> int | None:
     if not system_id:
         return None  # spotted from the description, as for any call
-    system = session.get(CoveredSystem, int(system_id)) if system_id.isdigit() else None
+    system = session.get(CoveredSystem, int(system_id)) if _is_id(system_id) else None
     if system is None or system.contract_id != contract.id:
         raise FormError("所选系统不在来电人医院的维保合同范围内，请重新选择。")
     return system.id
@@ -233,7 +241,7 @@ def _page(request: Request, session: Session, account: Account, values: FormValu
           status: int = 200) -> Response:
     hospitals = _hospitals_for(session, account)
     picked = None
-    if values.person_id.isdigit():
+    if _is_id(values.person_id):
         person = session.get(Person, int(values.person_id))
         picked = _caller_of(session, person, hospitals) if person else None
     return TEMPLATES.TemplateResponse(request, "hotline_form.html", {
@@ -277,7 +285,7 @@ def phone_ticket(request: Request, session: DbSession, account: CurrentAccount, 
     values = FormValues(caller=caller.strip()[:64], person_id=person_id.strip(), system_id=system_id.strip(),
                         severity=severity.strip(), description=description.strip(), started=started,
                         opened_at=opened_at, minutes=minutes, recording_ref=recording_ref.strip()[:1000],
-                        call_id=call_id.strip()[:100] or f"form-{uuid.uuid4().hex}")
+                        call_id=call_id if FORM_CALL_ID.fullmatch(call_id) else f"form-{uuid.uuid4().hex}")
     runtime = runtime_of(request)
     now = runtime.clock()
     try:

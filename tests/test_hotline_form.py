@@ -20,6 +20,7 @@ from admin.app import create_app
 from admin.passwords import hash_password
 from tests.conftest import Env
 from tests.helpers import person, tickets
+from tests.test_hotline_intake import call, record
 from tickets import service
 from tickets.clocks import clocks_of
 from tickets.models import Account, AuditLog, CoveredSystem, Hospital, Person
@@ -104,6 +105,16 @@ def test_an_engineer_opens_a_ticket_from_a_call_timed_from_when_the_form_opened(
     assert not audits(env, "hotline.call_time_edited")
 
 
+def test_a_posted_call_id_of_another_shape_cannot_take_a_telephony_calls_id(env: Env) -> None:
+    with logged_in(env) as client:
+        fields = form_fields(client.get("/admin/hotline/new").text)
+        done = client.post("/admin/hotline/new", data={**fields, "call_id": "CALL-0001", "caller": "13900000003",
+                                                        "description": "透析系统打不开"})
+        assert done.status_code == 200
+    assert call(env, record("CALL-0001", "13900000004", "医保结算报错"))  # the telephony's own call is new
+    assert len(tickets(env)) == 2
+
+
 def test_an_edited_call_time_is_the_reports_time_and_is_audited(env: Env) -> None:
     add_account(env, "lina")
     chenjing = person(env, "chenjing")
@@ -157,12 +168,14 @@ def test_wrong_input_is_refused_in_chinese_and_opens_nothing(env: Env) -> None:
             ({"caller": "13900000003", "description": "打不开", "minutes": "abc"}, "整数分钟"),
             ({"caller": "13900000003", "description": "打不开", "started": "2026-11-23T18:00"}, "不能晚于现在"),
             ({"caller": "13900000003", "description": "打不开", "started": "昨天"}, "格式不对"),
+            ({"person_id": "9" * 30, "description": "打不开"}, "所选来电人不存在"),
+            ({"caller": "13900000003", "description": "打不开", "system_id": "9" * 30}, "不在来电人医院的维保合同范围内"),
         ]
         for data, message in cases:
             answer = client.post("/admin/hotline/new", data={**fields, **data})
             assert answer.status_code == 400 and message in answer.text, (data, answer.text[-500:])
             assert 'id="form-error"' in answer.text
-            if data["description"]:
+            if data.get("description"):
                 assert data["description"] in answer.text  # what was typed is kept
     assert tickets(env) == []
 
@@ -225,7 +238,6 @@ def test_hospital_accounts_cannot_take_calls(env: Env) -> None:
 
 def test_a_calls_ticket_page_shows_the_record_of_an_imported_call(env: Env) -> None:
     """A call from the telephony: the agent by WeCom userid, the duration, the recording reference."""
-    from tests.test_hotline_intake import call, record
     call(env, record("c-evidence", "13900000003", "透析系统打不开", "全部机器都连不上"))
     [ticket] = tickets(env)
     with logged_in(env) as client:
