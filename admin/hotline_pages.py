@@ -38,6 +38,8 @@ MINUTE = "%Y-%m-%dT%H:%M"
 MAX_DESCRIPTION = 5000
 MAX_LOOKUP = 10
 NOT_VENDOR = "只有维保服务方的人员可以电话建单。"
+# Fewer digits than a local line (7) typed before picking a caller were a search, not a number.
+MIN_LINE_DIGITS = 7
 # The form's own call ids: a posted id of any other shape could take a telephony call's id.
 FORM_CALL_ID = re.compile(r"form-[0-9a-f]{32}")
 
@@ -316,6 +318,8 @@ def _open(session: Session, runtime: Runtime, account: Account, values: FormValu
     contract = service.contract_for_hospital(session, person.hospital_id or 0)
     if contract is None:
         raise FormError("来电人所在医院没有生效的维保合同，无法建单。")
+    if values.person_id and sum(ch.isdigit() for ch in number) < MIN_LINE_DIGITS:
+        number = ""  # digits typed to search the list, not the line the call came from
     if not number and person.phone:
         record = CallRecord(call_id=record.call_id, caller=person.phone, started_at=start, ended_at=end,
                             agent=record.agent, turns=record.turns, recording_ref=record.recording_ref)

@@ -122,7 +122,7 @@ def test_an_edited_call_time_is_the_reports_time_and_is_audited(env: Env) -> Non
         fields = form_fields(client.get("/admin/hotline/new").text)
         earlier = env.clock().astimezone(SHANGHAI) - timedelta(minutes=25)
         done = client.post("/admin/hotline/new", data={
-            **fields, "person_id": str(chenjing.id), "caller": "陈静", "severity": "",
+            **fields, "person_id": str(chenjing.id), "caller": "13900", "severity": "",
             "started": earlier.strftime("%Y-%m-%dT%H:%M"), "description": "透析记录打印不出来"})
         assert done.status_code == 200
     [ticket] = tickets(env)
@@ -131,6 +131,8 @@ def test_an_edited_call_time_is_the_reports_time_and_is_audited(env: Env) -> Non
     [edit] = audits(env, "hotline.call_time_edited")
     assert edit.actor == "lina" and edit.detail["started_at"] == start.isoformat()
     assert done.text.count("未记录") == 1  # a call logged afterwards: its length is not known
+    calls = done.text.split('id="calls"')[1].split("</table>")[0]
+    assert "<td>13900000003</td>" in calls  # the picked caller's line, not the digits typed to find her
 
 
 def test_the_engineer_chooses_system_and_level_and_the_level_is_confirmed(env: Env) -> None:
