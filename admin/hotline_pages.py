@@ -9,6 +9,7 @@ under its own call id, so a form sent twice opens one ticket.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import uuid
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from admin.sla_pages import FormError
 from admin.web import TEMPLATES, CurrentAccount, DbSession, is_vendor_staff, runtime_of
 from bot.groups import serves
 from bot.hotline_flow import call_message, identify, person_of_phone
-from intake.hotline import CALLER, CallRecord, PhoneNumberError, Turn, normalize_phone
+from intake.hotline import CALLER, CallRecord, PhoneNumberError, Turn, normalize_phone, normalize_prefix
 from tickets import service
 from tickets.audit import Actor, audit
 from tickets.models import Account, Contract, CoveredSystem, Hospital, Message, Person
@@ -113,19 +114,23 @@ def find_callers(session: Session, account: Account, query: str, limit: int = MA
     people = session.exec(select(Person).where(col(Person.hospital_id).in_(list(hospitals)),
                                                Person.active == True)  # noqa: E712
                           .order_by(col(Person.name), col(Person.id)))
-    digits = "".join(ch for ch in query if ch.isdigit())
-    for country in ("0086", "86"):  # +86 139…, 0086 139…: the directory holds national numbers
-        if digits.startswith(country) and len(digits) > 11:
-            digits = digits[len(country):]
-            break
+    digits = _national_digits(query)
     found = []
     for person in people:
-        theirs = "".join(ch for ch in person.phone if ch.isdigit())
-        if (len(digits) >= 3 and digits in theirs) or query in person.name:
+        if (digits and digits in _national_digits(person.phone)) or query in person.name:
             caller = _caller_of(session, person, hospitals)
             if caller is not None:
                 found.append(caller)
     return found[:limit]
+
+
+def _national_digits(text: str) -> str:
+    """The national digits of a number or its first digits (+86 and 0086 dropped); "" under three digits."""
+    try:
+        return normalize_prefix(text)  # the switchboard prefixes' reading, which takes partial numbers
+    except ValueError:  # e.g. an extension written 转 801: its digits as they stand
+        digits = "".join(ch for ch in text if ch.isdigit())
+        return digits if len(digits) >= 3 else ""
 
 
 def _resolve_caller(session: Session, account: Account, values: FormValues, record_for_lookup: CallRecord,
@@ -321,8 +326,7 @@ def _open(session: Session, runtime: Runtime, account: Account, values: FormValu
     if values.person_id and sum(ch.isdigit() for ch in number) < MIN_LINE_DIGITS:
         number = ""  # digits typed to search the list, not the line the call came from
     if not number and person.phone:
-        record = CallRecord(call_id=record.call_id, caller=person.phone, started_at=start, ended_at=end,
-                            agent=record.agent, turns=record.turns, recording_ref=record.recording_ref)
+        record = dataclasses.replace(record, caller=person.phone)
     form = {"person_id": person.id, "system_id": _system(session, contract, values.system_id),
             "severity": _severity(contract, values.severity), "editor": account.username,
             "editor_person_id": account.person_id, "duration_known": bool(values.minutes.strip()) or not edited}
