@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column
 from sqlmodel import Field, Session, SQLModel
 
 from tickets.db import UTCDateTime
+from tickets.models import empty_list
 
 ASK_SYSTEM = "system"
 ASK_SEVERITY = "severity"
@@ -23,10 +24,10 @@ class Conversation(SQLModel, table=True):
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id")
     awaiting: str = Field(default="", max_length=16)  # ASK_SYSTEM, ASK_SEVERITY or ""
     # The numbered options last offered: system ids or severity codes, in order.
-    options: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    options: list[Any] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     # While the knowledge base is trying: the reporter's messages so far, so that a
     # hand-over opens the ticket with them and with the first message's own time.
-    pending: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False, server_default="[]"))
+    pending: list[Any] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False, server_default="[]"))
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 

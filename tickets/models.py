@@ -60,6 +60,21 @@ class OutboxStatus(StrEnum):
     DEAD = "dead"  # gave up after the retry budget; shown in the admin panel, can be retried
 
 
+def empty_list() -> list[Any]:
+    """``default_factory`` of JSON list columns: a function, not ``list``.
+
+    SQLModel asks pydantic, for every row object it constructs, whether the factory takes
+    an argument; for a builtin that means parsing its text signature (~90 µs against ~6 µs
+    for a function), three times per mail on the intake path of issue 5.
+    """
+    return []
+
+
+def empty_dict() -> dict[str, Any]:
+    """``default_factory`` of JSON object columns (see :func:`empty_list`)."""
+    return {}
+
+
 def _ts(**kw: Any) -> Any:
     return Field(sa_type=UTCDateTime, **kw)
 
@@ -74,13 +89,13 @@ class Hospital(SQLModel, table=True):
         default_factory=lambda: {"mon-fri": ["08:00-18:00"]}, sa_column=Column(JSON, nullable=False))
     # Mail domains of the hospital's staff (e.g. ["rmyy.example.cn"]): an unknown sender at one of
     # them becomes a new person of this hospital, flagged for review.
-    mail_domains: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    mail_domains: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     # The WeCom group where this hospital's tickets are posted and worked ("" = the shared group):
     # a chat the AI bot is in, or an appchat of the self-built app (issue 6).
     engineer_chatid: str = Field(default="", max_length=64)
     # Switchboard prefixes of the hospital's lines (e.g. ["027-8572"]): a hotline call from an unknown
     # number under one of them is this hospital's, its caller a new person flagged for review (issue 7).
-    switchboard_prefixes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    switchboard_prefixes: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
 
 
 class Contract(SQLModel, table=True):
@@ -93,7 +108,7 @@ class Contract(SQLModel, table=True):
     ends_on: date | None = None
     active: bool = True
     # The SLA policy document (validated by sla.SlaPolicy) — contracts decide the clocks.
-    sla_policy: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    sla_policy: dict[str, Any] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
 
 
 class CoveredSystem(SQLModel, table=True):
@@ -103,7 +118,7 @@ class CoveredSystem(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
     name: str = Field(max_length=200)
-    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    aliases: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
     # The subsystem's share of the contract (seed 000 deducts a percentage of it); None = the contract amount.
     amount_yuan: Decimal | None = Field(default=None, sa_column=Column(Numeric(14, 2), nullable=True))
 
@@ -124,7 +139,7 @@ class Person(SQLModel, table=True):
     # The vendor's people only: keys of the hospitals whose tickets they may work ("*" = every
     # hospital). Commands on other hospitals' tickets are refused (issue 6: "only tickets of
     # hospitals they serve"); the on-duty engineers of a hospital are the active ones serving it.
-    serves: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    serves: list[str] = Field(default_factory=empty_list, sa_column=Column(JSON, nullable=False))
 
 
 class Account(SQLModel, table=True):
@@ -227,7 +242,7 @@ class AuditLog(SQLModel, table=True):
     actor: str = Field(max_length=100)  # a person's name, "bot", "system" or an account name
     ticket_id: int | None = Field(default=None, foreign_key="ticket.id", index=True)
     action: str = Field(max_length=64)
-    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    detail: dict[str, Any] = Field(default_factory=empty_dict, sa_column=Column(JSON, nullable=False))
 
 
 class Outbox(SQLModel, table=True):
