@@ -212,7 +212,8 @@ class Bot:
                f"{texts.deadline_line(ticket.response_due_at, now, hospital.timezone)}\n"
                "工程师接单后会在这里回复您。")
         ask = self._next_question(session, ticket, person, now)
-        service.send_to_reporter(session, ticket, ack + (f"\n\n{ask}" if ask else ""), now)
+        service.send_to_reporter(session, ticket, ack + (f"\n\n{ask}" if ask else ""), now,
+                                 latest=reports[-1].channel)
         self._post_new_ticket(session, ticket, person, hospital, now)
         return ticket
 

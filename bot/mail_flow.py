@@ -84,7 +84,7 @@ def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> No
     else:
         _follow_up(bot, session, ticket, person, report, msg, now)
     if item_id:
-        mail_store.link(session, item_id, ticket.id or 0)
+        mail_store.link(session, item_id, ticket.id or 0, attachments=bool(msg.attachments))
     _flag_skew(session, ticket, msg, now)
     _refused_attachments(session, ticket, msg, config, now)
 

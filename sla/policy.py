@@ -426,8 +426,21 @@ def policy_from(document: dict[str, Any]) -> SlaPolicy:
     validating the same JSON each time was most of their cost. The returned
     object is shared: treat it as read-only (``model_copy(deep=True)`` to edit).
     """
+    # A contract row's document is read once per object: writers assign a new dict (the
+    # admin panel, the CLI, the demo), and even serialising it to find the cached policy
+    # cost the mail intake of issue 5 six dumps per new ticket.
+    seen = _BY_OBJECT.get(id(document))
+    if seen is not None and seen[0] is document:
+        return seen[1]
     # Key order is kept: it is the order levels, clocks and amounts are shown in.
-    return _policy_from_json(json.dumps(document, ensure_ascii=False))
+    policy = _policy_from_json(json.dumps(document, ensure_ascii=False))
+    if len(_BY_OBJECT) >= 256:
+        _BY_OBJECT.clear()
+    _BY_OBJECT[id(document)] = (document, policy)  # the document is held, so its id is not reused
+    return policy
+
+
+_BY_OBJECT: dict[int, tuple[dict[str, Any], SlaPolicy]] = {}
 
 
 @lru_cache(maxsize=64)

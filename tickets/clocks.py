@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from sla import Calendars, ClockState, Pause, SlaPolicy, TicketFacts, evaluate, policy_from
-from tickets import timers
+from tickets import deferred, timers
 from tickets.audit import SYSTEM, Actor, audit
 from tickets.calendars import calendars_for
 from tickets.models import (
@@ -46,6 +46,23 @@ def facts_of(session: Session, ticket: Ticket, *, fresh: bool = False) -> Ticket
     return TicketFacts(severity=ticket.severity, kind=ticket.kind, events=events, pauses=pauses)
 
 
+Evaluation = tuple[list[ClockState], Calendars, SlaPolicy]
+
+
+def evaluate_new(session: Session, ticket: Ticket, now: datetime) -> Evaluation:
+    """The clocks of a ticket about to be inserted (it needs no id yet): pass to :func:`sync`.
+
+    Opening a ticket evaluates them before its INSERT, so the response deadline goes in
+    with the row instead of as an UPDATE right after it (issue 5's intake path).
+    """
+    return _evaluate(session, ticket, now, None, fresh=True)
+
+
+def response_due(states: list[ClockState]) -> datetime | None:
+    response = next((s for s in states if s.name == "response"), None)
+    return response.due_at if response else None
+
+
 def evaluate_ticket(session: Session, ticket: Ticket, now: datetime,
                     calendars: Calendars | None = None, *, fresh: bool = False) -> list[ClockState]:
     return _evaluate(session, ticket, now, calendars, fresh=fresh)[0]
@@ -68,23 +85,24 @@ def clocks_of(session: Session, ticket_id: int) -> list[TicketClock]:
 
 
 def sync(session: Session, ticket: Ticket, now: datetime, *, reason: str,
-         calendars: Calendars | None = None, actor: Actor = SYSTEM, fresh: bool = False) -> list[ClockState]:
+         calendars: Calendars | None = None, actor: Actor = SYSTEM, fresh: bool = False,
+         evaluated: Evaluation | None = None) -> list[ClockState]:
     """Re-evaluate the ticket's clocks and store them; ``reason`` says why, for the audit log.
 
     ``fresh``: the ticket was opened in this transaction, so it has no events,
-    pauses or clock rows to read back (the intake hot path spares three reads).
+    pauses or clock rows to read back (the intake hot path spares three reads);
+    ``evaluated``: what :func:`evaluate_new` gave for it before its INSERT.
     """
     if not fresh:
         session.flush()
-    states, calendars, policy = _evaluate(session, ticket, now, calendars, fresh=fresh)
+    states, calendars, policy = evaluated or _evaluate(session, ticket, now, calendars, fresh=fresh)
     rows = {} if fresh else {row.name: row for row in clocks_of(session, ticket.id or 0)}
     for state in states:
         _store(session, ticket, rows.pop(state.name, None), state, now, reason, actor)
     for row in rows.values():  # no longer applies (e.g. the kind of work changed)
         session.delete(row)
         audit(session, actor, "sla.clock_removed", now, ticket_id=ticket.id, clock=row.name, reason=reason)
-    response = next((s for s in states if s.name == "response"), None)
-    ticket.response_due_at = response.due_at if response else None
+    ticket.response_due_at = response_due(states)
     session.add(ticket)
     timers.schedule(session, ticket, states, calendars, policy, now, fresh=fresh)
     return states
@@ -92,33 +110,31 @@ def sync(session: Session, ticket: Ticket, now: datetime, *, reason: str,
 
 def _store(session: Session, ticket: Ticket, row: TicketClock | None, state: ClockState, now: datetime,
            reason: str, actor: Actor) -> None:
-    if row is None:
-        row = TicketClock(ticket_id=ticket.id or 0, name=state.name, calendar=state.calendar, target_seconds=0,
-                          state=state.state, started_at=state.started_at)
+    values = {
+        "calendar": state.calendar, "target_seconds": int(state.target.total_seconds()),
+        "clause": state.clause[:300], "state": state.state, "started_at": state.started_at, "due_at": state.due_at,
+        "stopped_at": state.stopped_at, "paused_since": state.paused_since,
+        "paused_seconds": int(state.paused.total_seconds()), "elapsed_seconds": int(state.elapsed.total_seconds()),
+        "breached": state.breached, "calendar_confirmed": state.calendar_confirmed, "updated_at": now,
+    }
+    if row is None:  # a new clock: nothing reads the row back before the batch is written (tickets.deferred)
+        deferred.insert_later(session, _TABLE, {"ticket_id": ticket.id, "name": state.name, **values})
         audit(session, actor, "sla.clock_started", now, ticket_id=ticket.id, clock=state.name,
               started_at=state.started_at.isoformat(), due_at=_iso(state.due_at), calendar=state.calendar,
               target_seconds=int(state.target.total_seconds()), reason=reason)
-    else:
-        if row.stopped_at is None and state.stopped_at is not None:
-            audit(session, actor, "sla.clock_stopped", now, ticket_id=ticket.id, clock=state.name,
-                  stopped_at=state.stopped_at.isoformat(), due_at=_iso(state.due_at), breached=state.breached)
-        elif row.due_at is not None and state.due_at is not None and row.due_at != state.due_at:
-            audit(session, actor, "sla.clock_recomputed", now, ticket_id=ticket.id, clock=state.name,
-                  old_due_at=row.due_at.isoformat(), due_at=state.due_at.isoformat(), reason=reason)
-    row.calendar = state.calendar
-    row.target_seconds = int(state.target.total_seconds())
-    row.clause = state.clause[:300]
-    row.state = state.state
-    row.started_at = state.started_at
-    row.due_at = state.due_at
-    row.stopped_at = state.stopped_at
-    row.paused_since = state.paused_since
-    row.paused_seconds = int(state.paused.total_seconds())
-    row.elapsed_seconds = int(state.elapsed.total_seconds())
-    row.breached = state.breached
-    row.calendar_confirmed = state.calendar_confirmed
-    row.updated_at = now
+        return
+    if row.stopped_at is None and state.stopped_at is not None:
+        audit(session, actor, "sla.clock_stopped", now, ticket_id=ticket.id, clock=state.name,
+              stopped_at=state.stopped_at.isoformat(), due_at=_iso(state.due_at), breached=state.breached)
+    elif row.due_at is not None and state.due_at is not None and row.due_at != state.due_at:
+        audit(session, actor, "sla.clock_recomputed", now, ticket_id=ticket.id, clock=state.name,
+              old_due_at=row.due_at.isoformat(), due_at=state.due_at.isoformat(), reason=reason)
+    for name, value in values.items():
+        setattr(row, name, value)
     session.add(row)
+
+
+_TABLE = TicketClock.__table__  # type: ignore[attr-defined]
 
 
 def recompute_open(session: Session, now: datetime, *, hospital_id: int | None = None, reason: str,

@@ -26,6 +26,7 @@ from sqlalchemy import func
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from tickets import deferred
 from tickets.db import skip_locked
 from tickets.models import Outbox, OutboxStatus
 
@@ -37,12 +38,20 @@ BACKOFF_CAP_S = 600
 
 def enqueue(session: Session, *, channel: str, recipient: str, text: str, now: datetime,
             ticket_id: int | None = None, message_id: int | None = None,
-            payload: dict[str, Any] | None = None) -> Outbox:
-    row = Outbox(channel=channel, recipient=recipient, text=text, ticket_id=ticket_id, message_id=message_id,
-                 status=OutboxStatus.PENDING, next_attempt_at=now, created_at=now, payload=payload)
-    session.add(row)
-    session.flush()
-    return row
+            payload: dict[str, Any] | None = None) -> None:
+    """Queue a message in the caller's transaction; rows to one recipient leave in this order.
+
+    Written through :mod:`tickets.deferred` (a new ticket queues two or three at once,
+    issue 5), so the row has no id here: nothing in the writing transaction needs one.
+    """
+    deferred.insert_later(session, _TABLE, {
+        "channel": channel, "recipient": recipient, "text": text, "ticket_id": ticket_id, "message_id": message_id,
+        "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "last_error": "",
+        "external_id": None, "created_at": now, "sent_at": None, "in_flight": False, "maybe_delivered": False,
+        "payload": payload})
+
+
+_TABLE = Outbox.__table__  # type: ignore[attr-defined]
 
 
 def claim_due(session: Session, now: datetime, limit: int = 20) -> list[Outbox]:

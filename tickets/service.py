@@ -129,13 +129,15 @@ def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contr
         first_contact_at=report.channel_ts, created_at=now, updated_at=now,
         written_report_pending=report.awaits_written and not report.is_written_report,
     )
+    evaluated = clocks.evaluate_new(session, ticket, now)
+    ticket.response_due_at = clocks.response_due(evaluated[0])
     session.add(ticket)
     session.flush()
     message = _add_report(session, ticket, reporter, report)
     audit(session, Actor.of(reporter), "ticket.opened", now, ticket_id=ticket.id, channel=report.channel,
           reported_at=ticket.reported_at.isoformat(), severity=severity, severity_confirmed=False,
           system=system.name if system else None)
-    clocks.sync(session, ticket, now, reason="opened", fresh=True)
+    clocks.sync(session, ticket, now, reason="opened", fresh=True, evaluated=evaluated)
     return ticket, message
 
 
@@ -375,8 +377,11 @@ def _status_text(status: str) -> str:
 
 # -- outgoing messages ------------------------------------------------------------------
 
-def reply_route(session: Session, ticket: Ticket) -> tuple[str, str]:
-    """(channel, recipient) that reaches the reporter: the channel of their latest message."""
+def reply_route(session: Session, ticket: Ticket, latest: str | None = None) -> tuple[str, str]:
+    """(channel, recipient) that reaches the reporter: the channel of their latest message.
+
+    ``latest``: that channel, when the caller has the message in hand (a ticket it just opened).
+    """
     reporter = session.get(Person, ticket.reporter_id)
     assert reporter is not None
     stmt = (
@@ -385,7 +390,7 @@ def reply_route(session: Session, ticket: Ticket) -> tuple[str, str]:
                Message.author_id == ticket.reporter_id)
         .order_by(col(Message.id).desc())
     )
-    channel = session.exec(stmt).first() or "webchat"
+    channel = latest or session.exec(stmt).first() or "webchat"
     if channel == "hotline":  # a call has no way back: WeCom, else mail, else the web chat (issue 7)
         channel = "wecom" if reporter.wecom_userid else ("email" if reporter.email else "webchat")
     return channel, address_of(reporter, channel)
@@ -400,13 +405,14 @@ def address_of(person: Person, channel: str) -> str:
 
 
 def send_to_reporter(session: Session, ticket: Ticket, text: str, now: datetime, *,
-                     author: Person | None = None) -> Message:
+                     author: Person | None = None, latest: str | None = None) -> Message:
     """Write an outgoing message to the reporter and queue its delivery.
 
     ``author`` given means a person's reply: when it is delivered it stops the
-    response clock. The bot's own texts (no author) never do.
+    response clock. The bot's own texts (no author) never do. ``latest``: see
+    :func:`reply_route`.
     """
-    channel, recipient = reply_route(session, ticket)
+    channel, recipient = reply_route(session, ticket, latest)
     message = Message(
         ticket_id=ticket.id or 0, direction=Direction.OUT, channel=channel,
         author_id=author.id if author else None,

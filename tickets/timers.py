@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from sla import Calendars, ClockState, SlaPolicy
 from sla.reminders import ESCALATE, REMIND, checkpoints, plan_of
+from tickets import deferred
 from tickets.db import skip_locked
 from tickets.models import Ticket, Timer, TimerStatus
 
@@ -45,10 +46,11 @@ def schedule(session: Session, ticket: Ticket, states: list[ClockState], calenda
             session.delete(timer)
     for key, (state, point) in wanted.items():
         timer = existing.get(key)
-        if timer is None:
-            session.add(Timer(key=key, kind=point.kind, level=point.level, ticket_id=ticket.id, clock=state.name,
-                              label=point.label, left_seconds=int(point.left.total_seconds()), due_at=point.at,
-                              created_at=now))
+        if timer is None:  # nothing reads it back in this transaction: written with the batch (tickets.deferred)
+            deferred.insert_later(session, _TABLE, {
+                "key": key, "kind": point.kind, "level": point.level, "ticket_id": ticket.id, "clock": state.name,
+                "label": point.label, "left_seconds": int(point.left.total_seconds()), "due_at": point.at,
+                "status": TimerStatus.PENDING, "created_at": now, "fired_at": None})
         elif timer.status == TimerStatus.PENDING and timer.due_at != point.at:
             timer.due_at = point.at
             session.add(timer)
@@ -64,3 +66,6 @@ def claim_due(session: Session, now: datetime, limit: int = 500) -> list[Timer]:
 def mark(timer: Timer, status: TimerStatus, now: datetime) -> None:
     timer.status = status
     timer.fired_at = now
+
+
+_TABLE = Timer.__table__  # type: ignore[attr-defined]

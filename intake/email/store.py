@@ -372,12 +372,13 @@ def _iso(value: datetime | None) -> str | None:
 
 # -- what the bot and the panel do with items ---------------------------------------------------------
 
-def link(session: Session, item_id: int, ticket_id: int) -> None:
-    """The bot made or found the ticket: the ledger row and its files point to it."""
+def link(session: Session, item_id: int, ticket_id: int, *, attachments: bool = True) -> None:
+    """The bot made or found the ticket: the ledger row and its files (``attachments``: it has some) point to it."""
     conn = session.connection()  # plain UPDATEs: the rows are not loaded in the bot's session
     conn.execute(update(MailItem.__table__).where(MailItem.__table__.c.id == item_id), {"ticket_id": ticket_id})  # type: ignore[attr-defined]
-    conn.execute(update(MailAttachment.__table__).where(MailAttachment.__table__.c.mail_item_id == item_id),  # type: ignore[attr-defined]
-                 {"ticket_id": ticket_id})
+    if attachments:
+        conn.execute(update(MailAttachment.__table__).where(MailAttachment.__table__.c.mail_item_id == item_id),  # type: ignore[attr-defined]
+                     {"ticket_id": ticket_id})
 
 
 def park(session: Session, item_id: int, reason: str, reason_zh: str) -> None:
