@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, col, select
 
 from bot import state, texts
@@ -135,7 +136,7 @@ def _closed_long_ago(session: Session, ticket: Ticket, config: MailConfig, now: 
 
 def _identify(session: Session, msg: InboundMessage, ticket: Ticket | None, now: datetime) -> Person | None:
     address = msg.sender.lower()
-    person = session.exec(select(Person).where(Person.email == address)).first()
+    person = session.exec(_PERSON_BY_MAIL, params={"address": address}).first()
     if person is not None:
         return person if person.active else None
     hospital = hospital_of_domain(session, address.rpartition("@")[2])
@@ -152,6 +153,9 @@ def _identify(session: Session, msg: InboundMessage, ticket: Ticket | None, now:
     service.audit(session, service.BOT, "person.created_from_mail", now, person_id=person.id, email=address,
                   hospital=hospital.key, review_note=note)
     return person
+
+
+_PERSON_BY_MAIL = select(Person).where(Person.email == bindparam("address"))  # built once: the intake's hot path
 
 
 def hospital_of_domain(session: Session, domain: str) -> Hospital | None:

@@ -38,6 +38,7 @@ class _Queue:
 
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     written: int = 0
+    tables: set[Table] = field(default_factory=set)  # of the rows not written yet (a superset after a rollback)
     # A savepoint's view when it began: (len(rows), written). Rolling it back removes its own
     # rows and makes the rows written during it, which the database just took back, waiting again.
     marks: dict[SessionTransaction, tuple[int, int]] = field(default_factory=dict)
@@ -57,7 +58,9 @@ def insert_later(session: Session, table: Table, row: dict[str, Any]) -> None:
     """Queue ``row`` for ``table``; it is inserted before anything could see it missing."""
     if session.get_transaction() is None:
         session.begin()  # the row belongs to a transaction: a rollback must find it to take it back
-    _queue(session).rows.append((table, row))
+    queue = _queue(session)
+    queue.rows.append((table, row))
+    queue.tables.add(table)
 
 
 def write_now(session: Session) -> None:
@@ -69,6 +72,7 @@ def write_now(session: Session) -> None:
     for table, row in queue.pending():
         groups.setdefault((table, tuple(row)), []).append(row)
     queue.written = len(queue.rows)
+    queue.tables = set()
     connection = session.connection()
     for (table, _columns), batch in groups.items():
         connection.execute(table.insert(), batch)
@@ -94,7 +98,7 @@ def _before_statement(state: ORMExecuteState) -> None:
     queue = state.session.info.get(_KEY)
     if queue is None or queue.written == len(queue.rows):
         return
-    if _names_waiting_table(state.statement, {table for table, _row in queue.pending()}):
+    if _names_waiting_table(state.statement, queue.tables):
         write_now(state.session)
 
 
@@ -120,6 +124,7 @@ def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> 
     length, written = queue.marks.pop(previous_transaction)
     del queue.rows[length:]
     queue.written = min(queue.written, written)
+    queue.tables = {table for table, _row in queue.pending()}
 
 
 @event.listens_for(Session, "after_transaction_end")

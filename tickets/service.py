@@ -174,8 +174,7 @@ def _add_report(session: Session, ticket: Ticket, reporter: Person, report: Repo
         received_at=report.received_at, is_written_report=report.is_written_report,
         external_id=report.external_id, meta=report.meta,
     )
-    session.add(message)
-    session.flush()
+    session.add(message)  # flushed with the next statement: its id is not needed before then
     return message
 
 
@@ -384,16 +383,20 @@ def reply_route(session: Session, ticket: Ticket, latest: str | None = None) -> 
     """
     reporter = session.get(Person, ticket.reporter_id)
     assert reporter is not None
+    channel = latest or _latest_channel(session, ticket) or "webchat"
+    if channel == "hotline":  # a call has no way back: WeCom, else mail, else the web chat (issue 7)
+        channel = "wecom" if reporter.wecom_userid else ("email" if reporter.email else "webchat")
+    return channel, address_of(reporter, channel)
+
+
+def _latest_channel(session: Session, ticket: Ticket) -> str | None:
     stmt = (
         select(Message.channel)
         .where(Message.ticket_id == ticket.id, Message.direction == Direction.IN,
                Message.author_id == ticket.reporter_id)
         .order_by(col(Message.id).desc())
     )
-    channel = latest or session.exec(stmt).first() or "webchat"
-    if channel == "hotline":  # a call has no way back: WeCom, else mail, else the web chat (issue 7)
-        channel = "wecom" if reporter.wecom_userid else ("email" if reporter.email else "webchat")
-    return channel, address_of(reporter, channel)
+    return session.exec(stmt).first()
 
 
 def address_of(person: Person, channel: str) -> str:
