@@ -195,14 +195,15 @@ class Bot:
                           article_id=step.failed_article)
 
     def _open(self, session: Session, person: Person, hospital: Hospital, contract: Contract,
-              reports: list[Report], now: datetime, *, note: str = "") -> Ticket:
-        """Open the ticket from the first report; later ones (kept while the knowledge base tried) follow."""
+              reports: list[Report], now: datetime, *, note: str = "", new: service.NewTicket | None = None) -> Ticket:
+        """Open the ticket from the first report; later ones (kept while the knowledge base tried) follow.
+
+        ``new``: the ticket as :meth:`compose` made it (the inbound worker stores a batch's at once).
+        """
         report, *more = reports
-        systems = service.systems_of(session, contract.id or 0)
-        matched = _match_systems(" ".join(r.text for r in reports), systems)
-        system = systems[0] if len(systems) == 1 else (matched[0] if len(matched) == 1 else None)
+        new = new or self.compose(session, person, hospital, contract, reports, now)
         ticket, _ = service.open_ticket(session, reporter=person, hospital=hospital, contract=contract,
-                                        report=report, system=system, now=now)
+                                        report=report, system=new.system, now=now, new=new)
         for later in more:
             service.append_report(session, ticket, person, later, now)
         policy = service.policy_of(contract)
@@ -216,6 +217,29 @@ class Bot:
                                  latest=reports[-1].channel)
         self._post_new_ticket(session, ticket, person, hospital, now)
         return ticket
+
+    @staticmethod
+    def compose(session: Session, person: Person, hospital: Hospital, contract: Contract, reports: list[Report],
+                now: datetime) -> service.NewTicket:
+        """The ticket these reports open: the system named in them (or the contract's only one)."""
+        systems = service.systems_of(session, contract.id or 0)
+        matched = _match_systems(" ".join(r.text for r in reports), systems)
+        system = systems[0] if len(systems) == 1 else (matched[0] if len(matched) == 1 else None)
+        return service.new_ticket(session, reporter=person, hospital=hospital, contract=contract, report=reports[0],
+                                  system=system, now=now)
+
+    def handle_batch(self, session: Session, msgs: list[InboundMessage], now: datetime) -> None:
+        """Handle journal entries in order, in one transaction: the caller's all-or-nothing batch.
+
+        New-thread mail of the batch gets its people and tickets stored together first
+        (mail_flow.prepare); each entry is then handled as :meth:`handle` would.
+        """
+        ready = mail_flow.prepare(self, session, msgs, now)
+        for n, msg in enumerate(msgs):
+            if n in ready:
+                mail_flow.handle(self, session, msg, now, ready=ready[n])
+            else:
+                self.handle(session, msg, now)
 
     def _post_new_ticket(self, session: Session, ticket: Ticket, reporter: Person, hospital: Hospital,
                          now: datetime) -> None:

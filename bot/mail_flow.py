@@ -32,8 +32,19 @@ from intake import InboundMessage
 from intake.email import first_thread, subject_tag, untagged
 from intake.email import store as mail_store
 from tickets import outbox, service
+from tickets.db import insert_all
 from tickets.lookups import remembered
-from tickets.models import ENGINEER_ROLES, Direction, Hospital, Message, Person, Role, Ticket, TicketStatus
+from tickets.models import (
+    ENGINEER_ROLES,
+    Contract,
+    Direction,
+    Hospital,
+    Message,
+    Person,
+    Role,
+    Ticket,
+    TicketStatus,
+)
 from tickets.service import Actor, Report, TicketError
 
 if TYPE_CHECKING:
@@ -51,14 +62,28 @@ class MailConfig:
     max_attachment_mb: float = 10.0
 
 
-def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> None:
+@dataclass(frozen=True)
+class Ready:
+    """A plain new-thread mail whose person and ticket :func:`prepare` stored with the batch's."""
+
+    person: Person
+    created: bool  # the person was made from this mail: audited when the mail is handled
+    new: service.NewTicket
+
+
+def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime, *, ready: Ready | None = None) -> None:
     config = bot.config.mail or MailConfig(secret="")
     item_id = msg.raw.get("mail_item_id")
     if msg.msg_type == "bounce":
         _bounce(bot, session, msg, now)
         return
-    ticket = find_ticket(session, config.secret, msg, now)
-    person = _identify(session, msg, ticket, now)
+    if ready is not None:  # stored by prepare(): no thread to find, the person known or just made
+        ticket, person = None, ready.person
+        if ready.created:
+            _person_created(session, person, now)
+    else:
+        ticket = find_ticket(session, config.secret, msg, now)
+        person = _identify(session, msg, ticket, now)
     if person is None:
         if item_id:
             mail_store.park(session, item_id, "sender of no known hospital",
@@ -76,7 +101,7 @@ def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime) -> No
                     channel_ts=msg.channel_ts, received_at=msg.received_at, is_written_report=True,
                     meta=_meta(msg))
     if ticket is None:
-        ticket = _open(bot, session, person, report, follows, now)
+        ticket = _open(bot, session, person, report, follows, now, new=ready.new if ready else None)
         if ticket is None:
             if item_id:
                 mail_store.park(session, item_id, "hospital has no active contract",
@@ -146,13 +171,22 @@ def _identify(session: Session, msg: InboundMessage, ticket: Ticket | None, now:
         hospital = _fallback_hospital(session, msg, ticket)
     if hospital is None:
         return None
-    person = Person(name=(msg.sender_name or address.partition("@")[0])[:100], role=Role.REPORTER,
-                    hospital_id=hospital.id, email=address, review_note=note)
-    session.add(person)
-    session.flush()
-    service.audit(session, service.BOT, "person.created_from_mail", now, person_id=person.id, email=address,
-                  hospital=hospital.key, review_note=note)
+    person = _new_person(msg, hospital, note)
+    insert_all(session, [person], key="email")
+    _person_created(session, person, now)
     return person
+
+
+def _new_person(msg: InboundMessage, hospital: Hospital, note: str) -> Person:
+    address = msg.sender.lower()
+    return Person(name=(msg.sender_name or address.partition("@")[0])[:100], role=Role.REPORTER,
+                  hospital_id=hospital.id, email=address, review_note=note, serves=[])
+
+
+def _person_created(session: Session, person: Person, now: datetime) -> None:
+    hospital = session.get(Hospital, person.hospital_id)
+    service.audit(session, service.BOT, "person.created_from_mail", now, person_id=person.id, email=person.email,
+                  hospital=hospital.key if hospital else None, review_note=person.review_note)
 
 
 _PERSON_BY_MAIL = select(Person).where(Person.email == bindparam("address"))  # built once: the intake's hot path
@@ -186,7 +220,7 @@ def is_unverified(person: Person) -> bool:
 # -- what to do -----------------------------------------------------------------------------------
 
 def _open(bot: Bot, session: Session, person: Person, report: Report, follows: Ticket | None,
-          now: datetime) -> Ticket | None:
+          now: datetime, *, new: service.NewTicket | None = None) -> Ticket | None:
     hospital = session.get(Hospital, person.hospital_id) if person.hospital_id else None
     contract = service.contract_for_hospital(session, hospital.id) if hospital and hospital.id else None
     if hospital is None or contract is None:
@@ -194,7 +228,7 @@ def _open(bot: Bot, session: Session, person: Person, report: Report, follows: T
     note = ""
     if follows is not None:
         note = f"工单 #{follows.id} 已关闭较久，您的来信已登记为新工单。"
-    ticket = bot._open(session, person, hospital, contract, [report], now, note=note)
+    ticket = bot._open(session, person, hospital, contract, [report], now, note=note, new=new)
     if follows is not None:
         ticket.follows_ticket_id = follows.id
         service.audit(session, Actor.of(person), "ticket.follows", now, ticket_id=ticket.id, follows=follows.id)
@@ -202,6 +236,67 @@ def _open(bot: Bot, session: Session, person: Person, report: Report, follows: T
         ticket.sender_unverified = True
     session.add(ticket)
     return ticket
+
+
+# -- a batch's plain new threads -----------------------------------------------------------------
+
+def prepare(bot: Bot, session: Session, msgs: list[InboundMessage], now: datetime) -> dict[int, Ready]:
+    """Store the people and tickets of a batch's plain new-thread mails: one INSERT per table.
+
+    Plain: a mail naming no thread (no In-Reply-To, References or [#N] tag), with no
+    refused attachment and no Date: skew to flag, from an active reporter of a hospital
+    with an active contract, or from a new address at such a hospital's mail domain. For
+    those, :func:`handle` would make the same person and ticket one at a time (issue 5:
+    the one-by-one flushes were most of the intake's cost); it now finds them made.
+    Every other mail is left to it as it is, and so is a directory reporter's mail when
+    another entry of the batch may be the same person on another channel: handled
+    first, that entry must not find the mail's ticket open before the mail is.
+    Keys of the answer are positions in ``msgs``.
+    """
+    plain = {n: msg for n, msg in enumerate(msgs) if _plain_new_thread(msg)}
+    if not plain:
+        return {}
+    stmt = select(Person).where(col(Person.email).in_({msg.sender.lower() for msg in plain.values()}))
+    known = {p.email: p for p in session.exec(stmt)}
+    elsewhere = [msg for msg in msgs if msg.channel != "email"]
+    chosen: dict[int, tuple[Person, bool, Hospital, Contract, Report]] = {}
+    for n, msg in plain.items():
+        person = known.get(msg.sender.lower())
+        if person is not None and (not person.active or person.role in ENGINEER_ROLES
+                                   or any(_may_be(person, other) for other in elsewhere)):
+            continue
+        if person is not None:
+            hospital = session.get(Hospital, person.hospital_id) if person.hospital_id else None
+        else:
+            hospital = hospital_of_domain(session, msg.sender.lower().rpartition("@")[2])
+        contract = service.contract_for_hospital(session, hospital.id or 0) if hospital else None
+        if hospital is None or contract is None:
+            continue  # handle() parks it (and makes the person first, as it always has)
+        report = Report(channel="email", external_id=msg.external_id, text=_report_text(msg, new=True),
+                        channel_ts=msg.channel_ts, received_at=msg.received_at, is_written_report=True,
+                        meta=_meta(msg))
+        chosen[n] = (person or _new_person(msg, hospital, REVIEW_NEW_AT_DOMAIN), person is None, hospital,
+                     contract, report)
+    insert_all(session, [person for person, created, *_ in chosen.values() if created], key="email")
+    ready = {n: Ready(person, created, bot.compose(session, person, hospital, contract, [report], now))
+             for n, (person, created, hospital, contract, report) in chosen.items()}
+    # A batch never holds two mails of one sender (intake.journal.claim), so each reporter opens one ticket here.
+    insert_all(session, [r.new.ticket for r in ready.values()], key="reporter_id")
+    return ready
+
+
+def _may_be(person: Person, msg: InboundMessage) -> bool:
+    """Whether ``msg`` (of another channel) may come from ``person``: a call is not resolved here."""
+    return msg.sender in (person.wecom_userid, str(person.id)) or msg.channel == "hotline"
+
+
+def _plain_new_thread(msg: InboundMessage) -> bool:
+    hints, skew = msg.thread_hints, msg.raw.get("skew_seconds")
+    return (msg.channel == "email" and msg.msg_type == "text" and bool(msg.raw.get("mail_item_id"))
+            and not hints.get("in_reply_to") and not any(hints.get("references") or [])
+            and subject_tag(hints.get("subject") or "") is None
+            and not any(a.get("refused") for a in msg.attachments)
+            and (skew is None or abs(skew) <= mail_store.SKEW_LIMIT.total_seconds()))
 
 
 def _follow_up(bot: Bot, session: Session, ticket: Ticket, person: Person, report: Report, msg: InboundMessage,

@@ -39,9 +39,13 @@ class _Queue:
     rows: list[tuple[Table, dict[str, Any]]] = field(default_factory=list)
     written: int = 0
     tables: set[Table] = field(default_factory=set)  # of the rows not written yet (a superset after a rollback)
-    # A savepoint's view when it began: (len(rows), written). Rolling it back removes its own
-    # rows and makes the rows written during it, which the database just took back, waiting again.
-    marks: dict[SessionTransaction, tuple[int, int]] = field(default_factory=dict)
+    # Objects tickets.db.insert_all wrote with a plain INSERT and put in the session as loaded:
+    # the ORM does not know they are new, so a savepoint rolled back would leave them behind.
+    attached: list[Any] = field(default_factory=list)
+    # A savepoint's view when it began: (len(rows), written, len(attached)). Rolling it back
+    # removes its own rows, makes the rows written during it (which the database just took
+    # back) waiting again, and takes the objects attached during it out of the session.
+    marks: dict[SessionTransaction, tuple[int, int, int]] = field(default_factory=dict)
 
     def pending(self) -> list[tuple[Table, dict[str, Any]]]:
         return self.rows[self.written:]
@@ -61,6 +65,11 @@ def insert_later(session: Session, table: Table, row: dict[str, Any]) -> None:
     queue = _queue(session)
     queue.rows.append((table, row))
     queue.tables.add(table)
+
+
+def attached(session: Session, obj: Any) -> None:
+    """``obj`` was inserted outside the ORM and added as loaded: forget it if its savepoint rolls back."""
+    _queue(session).attached.append(obj)
 
 
 def write_now(session: Session) -> None:
@@ -113,7 +122,7 @@ def _before_commit(session: Session) -> None:
 def _savepoint_began(session: Session, transaction: SessionTransaction) -> None:
     if transaction.nested:
         queue = _queue(session)
-        queue.marks[transaction] = (len(queue.rows), queue.written)
+        queue.marks[transaction] = (len(queue.rows), queue.written, len(queue.attached))
 
 
 @event.listens_for(Session, "after_soft_rollback")
@@ -121,9 +130,13 @@ def _rolled_back(session: Session, previous_transaction: SessionTransaction) -> 
     queue = session.info.get(_KEY)
     if queue is None or previous_transaction not in queue.marks:
         return
-    length, written = queue.marks.pop(previous_transaction)
+    length, written, kept = queue.marks.pop(previous_transaction)
     del queue.rows[length:]
     queue.written = min(queue.written, written)
+    for obj in queue.attached[kept:]:
+        if obj in session:
+            session.expunge(obj)
+    del queue.attached[kept:]
     queue.tables = {table for table, _row in queue.pending()}
 
 

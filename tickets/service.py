@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from sla import CAUSES, KINDS, PAUSE_REASONS, SlaPolicy, policy_from
 from tickets import clocks, outbox
 from tickets.audit import BOT, SYSTEM, Actor, audit  # noqa: F401  (callers use service.BOT)
+from tickets.db import insert_all
 from tickets.lookups import remembered
 from tickets.models import (
     OPEN_STATUSES,
@@ -113,31 +114,51 @@ class Report:
     awaits_written: bool = False
 
 
-def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contract: Contract,
-                report: Report, system: CoveredSystem | None, now: datetime) -> tuple[Ticket, Message]:
-    """Open a ticket from a reporter's first message.
+@dataclass(frozen=True)
+class NewTicket:
+    """A ticket composed but not yet stored, with its clocks evaluated (see :func:`new_ticket`)."""
+
+    ticket: Ticket
+    system: CoveredSystem | None
+    evaluated: clocks.Evaluation
+
+
+def new_ticket(session: Session, *, reporter: Person, hospital: Hospital, contract: Contract, report: Report,
+               system: CoveredSystem | None, now: datetime) -> NewTicket:
+    """The ticket a reporter's first message opens, not stored yet.
 
     Until the reporter says how bad it is, the ticket runs on the contract's
     most urgent level (unconfirmed), so waiting for an answer never hides a deadline.
+    Its clocks are evaluated here, so the response deadline goes in with its INSERT;
+    the inbound worker composes a batch's new tickets and inserts them together
+    (tickets.db.insert_all) before opening each with :func:`open_ticket`.
     """
-    policy = policy_of(contract)
-    severity = policy.most_urgent.code
     ticket = Ticket(
         hospital_id=hospital.id or 0, contract_id=contract.id or 0, reporter_id=reporter.id or 0,
         system_id=system.id if system else None, summary=_summary(report.text), status=TicketStatus.NEW,
-        severity=severity, severity_confirmed=False, reported_at=report.channel_ts,
+        severity=policy_of(contract).most_urgent.code, severity_confirmed=False, reported_at=report.channel_ts,
         first_contact_at=report.channel_ts, created_at=now, updated_at=now,
         written_report_pending=report.awaits_written and not report.is_written_report,
     )
     evaluated = clocks.evaluate_new(session, ticket, now)
     ticket.response_due_at = clocks.response_due(evaluated[0])
-    session.add(ticket)
-    session.flush()
+    return NewTicket(ticket, system, evaluated)
+
+
+def open_ticket(session: Session, *, reporter: Person, hospital: Hospital, contract: Contract,
+                report: Report, system: CoveredSystem | None, now: datetime,
+                new: NewTicket | None = None) -> tuple[Ticket, Message]:
+    """Open a ticket from a reporter's first message (``new``: composed, and maybe stored, already)."""
+    new = new or new_ticket(session, reporter=reporter, hospital=hospital, contract=contract, report=report,
+                            system=system, now=now)
+    ticket = new.ticket
+    if ticket.id is None:
+        insert_all(session, [ticket], key="reporter_id")
     message = _add_report(session, ticket, reporter, report)
     audit(session, Actor.of(reporter), "ticket.opened", now, ticket_id=ticket.id, channel=report.channel,
-          reported_at=ticket.reported_at.isoformat(), severity=severity, severity_confirmed=False,
-          system=system.name if system else None)
-    clocks.sync(session, ticket, now, reason="opened", fresh=True, evaluated=evaluated)
+          reported_at=ticket.reported_at.isoformat(), severity=ticket.severity, severity_confirmed=False,
+          system=new.system.name if new.system else None)
+    clocks.sync(session, ticket, now, reason="opened", fresh=True, evaluated=new.evaluated)
     return ticket, message
 
 
