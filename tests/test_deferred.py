@@ -18,7 +18,7 @@ from admin.migrate import migrate
 from tickets import deferred, outbox
 from tickets.audit import BOT, audit
 from tickets.db import Database
-from tickets.models import AuditLog, Hospital, Outbox
+from tickets.models import AuditLog, Hospital, Outbox, Person
 
 NOW = datetime(2026, 11, 23, 1, 30, tzinfo=UTC)
 
@@ -108,3 +108,17 @@ def test_a_rolled_back_transaction_writes_nothing_and_the_session_starts_clean(d
         audit(session, BOT, "test.kept", NOW)
         session.commit()
     assert [a for a in _actions(db) if a.startswith("test.")] == ["test.kept"]
+
+
+def test_a_row_naming_an_unflushed_object_gets_its_id_when_written(db: Database) -> None:
+    with db.session() as session:
+        person = Person(name="待写入", email="idof@example.cn", serves=[])
+        session.add(person)  # pending: nothing flushes it before the commit
+        deferred.insert_later(session, AuditLog.__table__, {  # type: ignore[attr-defined]
+            "at": NOW, "actor_id": deferred.IdOf(person), "actor": "待写入", "ticket_id": None,
+            "action": "test.idof", "detail": {}})
+        assert person.id is None
+    with db.session() as session:
+        entry = session.exec(select(AuditLog).where(AuditLog.action == "test.idof")).one()
+        stored = session.exec(select(Person).where(Person.email == "idof@example.cn")).one()
+    assert entry.actor_id == stored.id is not None

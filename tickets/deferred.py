@@ -58,6 +58,17 @@ def _queue(session: Session) -> _Queue:
     return queue
 
 
+@dataclass(frozen=True)
+class IdOf:
+    """A column value that is the id of an ORM object maybe not flushed yet, read when the row is written.
+
+    An outbox row names the message it delivers; waiting for the message's id would cost
+    a flush per new ticket (issue 5). The session is flushed before such a row is written.
+    """
+
+    obj: Any
+
+
 def insert_later(session: Session, table: Table, row: dict[str, Any]) -> None:
     """Queue ``row`` for ``table``; it is inserted before anything could see it missing."""
     if session.get_transaction() is None:
@@ -77,8 +88,13 @@ def write_now(session: Session) -> None:
     queue = session.info.get(_KEY)
     if queue is None or queue.written == len(queue.rows):
         return
+    pending = queue.pending()
+    if any(isinstance(value, IdOf) for _table, row in pending for value in row.values()):
+        session.flush()
+        pending = [(table, {k: v.obj.id if isinstance(v, IdOf) else v for k, v in row.items()})
+                   for table, row in pending]
     groups: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for table, row in queue.pending():
+    for table, row in pending:
         groups.setdefault((table, tuple(row)), []).append(row)
     queue.written = len(queue.rows)
     queue.tables = set()

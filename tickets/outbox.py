@@ -37,7 +37,7 @@ BACKOFF_CAP_S = 600
 
 
 def enqueue(session: Session, *, channel: str, recipient: str, text: str, now: datetime,
-            ticket_id: int | None = None, message_id: int | None = None,
+            ticket_id: int | None = None, message_id: int | deferred.IdOf | None = None,
             payload: dict[str, Any] | None = None) -> None:
     """Queue a message in the caller's transaction; rows to one recipient leave in this order.
 

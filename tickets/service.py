@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from sla import CAUSES, KINDS, PAUSE_REASONS, SlaPolicy, policy_from
-from tickets import clocks, outbox
+from tickets import clocks, deferred, outbox
 from tickets.audit import BOT, SYSTEM, Actor, audit  # noqa: F401  (callers use service.BOT)
 from tickets.db import insert_all
 from tickets.lookups import remembered
@@ -53,13 +53,21 @@ def policy_of(contract: Contract) -> SlaPolicy:
 # -- lookups ------------------------------------------------------------------
 
 def contract_for_hospital(session: Session, hospital_id: int) -> Contract | None:
-    stmt = select(Contract).where(Contract.hospital_id == hospital_id, Contract.active == True)  # noqa: E712
-    return remembered(session, ("contract", hospital_id), lambda: session.exec(stmt.order_by(col(Contract.id))).first())
+    # The statements are built only when the session has not read them yet: building one
+    # costs more than the remembered answer (issue 5's intake asks several times per mail).
+    def load() -> Contract | None:
+        stmt = select(Contract).where(Contract.hospital_id == hospital_id, Contract.active == True)  # noqa: E712
+        return session.exec(stmt.order_by(col(Contract.id))).first()
+
+    return remembered(session, ("contract", hospital_id), load)
 
 
 def systems_of(session: Session, contract_id: int) -> list[CoveredSystem]:
-    stmt = select(CoveredSystem).where(CoveredSystem.contract_id == contract_id).order_by(col(CoveredSystem.id))
-    return list(remembered(session, ("systems", contract_id), lambda: list(session.exec(stmt).all())))
+    def load() -> list[CoveredSystem]:
+        stmt = select(CoveredSystem).where(CoveredSystem.contract_id == contract_id).order_by(col(CoveredSystem.id))
+        return list(session.exec(stmt).all())
+
+    return list(remembered(session, ("systems", contract_id), load))
 
 
 def open_ticket_of(session: Session, reporter_id: int) -> Ticket | None:
@@ -444,9 +452,12 @@ def send_to_reporter(session: Session, ticket: Ticket, text: str, now: datetime,
         channel_ts=now, received_at=now, is_human=author is not None,
     )
     session.add(message)
-    session.flush()
+    if author is not None:
+        session.flush()  # the audit entry below names the message
+    # The outbox row takes the message's id when it is written (tickets.deferred), so the
+    # bot's acknowledgement of a new ticket costs no flush of its own.
     outbox.enqueue(session, channel=channel, recipient=recipient, text=text, now=now,
-                   ticket_id=ticket.id, message_id=message.id)
+                   ticket_id=ticket.id, message_id=deferred.IdOf(message))
     if author is not None:
         audit(session, Actor.of(author), "ticket.replied", now, ticket_id=ticket.id, message_id=message.id,
               channel=channel)
