@@ -278,6 +278,7 @@ def prepare(bot: Bot, session: Session, msgs: list[InboundMessage], now: datetim
         chosen[n] = (person or _new_person(msg, hospital, REVIEW_NEW_AT_DOMAIN), person is None, hospital,
                      contract, report)
     insert_all(session, [person for person, created, *_ in chosen.values() if created], key="email")
+    state.preload(session, {person.id or 0 for person, *_ in chosen.values()})  # each is asked a question next
     ready = {n: Ready(person, created, bot.compose(session, person, hospital, contract, [report], now))
              for n, (person, created, hospital, contract, report) in chosen.items()}
     # A batch never holds two mails of one sender (intake.journal.claim), so each reporter opens one ticket here.

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column
-from sqlmodel import Field, Session, SQLModel
+from sqlalchemy import JSON, Column, event
+from sqlalchemy.orm import SessionTransaction
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from tickets.db import UTCDateTime
 from tickets.models import empty_list
@@ -38,6 +39,7 @@ def load(session: Session, person_id: int) -> Conversation | None:
 def save(session: Session, person_id: int, ticket_id: int | None, awaiting: str, options: list[Any],
          now: datetime, *, pending: list[Any] | None = None) -> None:
     conv = _in_session(session, person_id) or Conversation(person_id=person_id, updated_at=now)
+    _absent(session).discard(person_id)  # it exists now (a rollback of this save makes the lookup read again)
     conv.ticket_id, conv.awaiting, conv.options, conv.updated_at = ticket_id, awaiting, options, now
     conv.pending = pending or []
     session.add(conv)
@@ -52,8 +54,37 @@ def _in_session(session: Session, person_id: int) -> Conversation | None:
     for obj in session.new:
         if isinstance(obj, Conversation) and obj.person_id == person_id:
             return obj
+    if person_id in _absent(session):
+        return None
     with session.no_autoflush:
         return session.get(Conversation, person_id)
+
+
+def preload(session: Session, person_ids: set[int]) -> None:
+    """Read these people's rows at once, and remember who has none for this transaction.
+
+    The inbound worker's batch of new mail tickets asks each reporter a question, which
+    saves a row; for twenty reporters that was twenty lookups, mostly of rows that do not
+    exist (a new person has none). The rows are written only by :func:`save`, which keeps
+    the set true, and the set ends with the transaction.
+    """
+    stmt = select(Conversation).where(col(Conversation.person_id).in_(person_ids))
+    found = {conv.person_id for conv in session.exec(stmt)}
+    _absent(session).update(person_ids - found)
+
+
+def _absent(session: Session) -> set[int]:
+    absent: set[int] = session.info.setdefault(_ABSENT, set())
+    return absent
+
+
+_ABSENT = "bot.state.absent"
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_absent(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_ABSENT, None)
 
 
 def clear(session: Session, person_id: int, now: datetime) -> None:

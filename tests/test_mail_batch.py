@@ -24,6 +24,7 @@ from sqlalchemy import event, text
 from sqlmodel import func, select
 
 from admin.runtime import Runtime
+from bot import state
 from intake import InboundRecord, journal
 from intake.email import store as mail_store
 from tests.conftest import Env, FakeClock, make_env, postgres_database
@@ -135,8 +136,11 @@ def test_the_batch_way_writes_what_the_one_by_one_way_writes(tmp_path: Path, db_
             server.deliver("single", raw, internaldate=received)
         batch = mail_env(tmp_path / "a", db_url, clock, server, "batch")
         single = mail_env(tmp_path / "b", other_url, clock, server, "single")
-        take_in(batch)
-        take_in(single)
+        for env in (batch, single):
+            take_in(env)
+            with env.db.session() as session:  # a directory reporter the bot was already talking to
+                liufang = session.exec(select(Person).where(Person.wecom_userid == "liufang")).one()
+                state.save(session, liufang.id or 0, None, "", [], clock() - timedelta(days=3))
         inserts = ticket_inserts(batch)
         batch.runtime.drain_inbound()
         one_by_one(single.runtime)
