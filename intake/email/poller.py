@@ -132,7 +132,17 @@ class MailboxPoller:
             self.on_new()
 
     def _store(self, batch: list[FetchedMail]) -> list[store.Ingested]:
-        """One transaction for the batch (one commit instead of one per mail)."""
+        """One transaction for the batch (one commit instead of one per mail).
+
+        All together first; if anything fails, again with a savepoint per mail, so the
+        mail our code fails on is kept as an error item and the others land.
+        """
+        try:
+            with self.db.session() as session:
+                return store.ingest_batch(session, batch, self.rules, isolate=False)
+        except Exception:
+            log.warning("mail %s: a batch failed as a whole; taking its mails one by one", self.config.name,
+                        exc_info=True)
         with self.db.session() as session:
             return store.ingest_batch(session, batch, self.rules)
 
