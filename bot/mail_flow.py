@@ -68,6 +68,7 @@ class Ready:
 
     person: Person
     created: bool  # the person was made from this mail: audited when the mail is handled
+    report: Report
     new: service.NewTicket
 
 
@@ -97,9 +98,7 @@ def handle(bot: Bot, session: Session, msg: InboundMessage, now: datetime, *, re
     follows = None
     if ticket is not None and _closed_long_ago(session, ticket, config, now):
         follows, ticket = ticket, None
-    report = Report(channel="email", external_id=msg.external_id, text=_report_text(msg, new=ticket is None),
-                    channel_ts=msg.channel_ts, received_at=msg.received_at, is_written_report=True,
-                    meta=_meta(msg))
+    report = ready.report if ready else _report(msg, new=ticket is None)
     if ticket is None:
         ticket = _open(bot, session, person, report, follows, now, new=ready.new if ready else None)
         if ticket is None:
@@ -272,14 +271,11 @@ def prepare(bot: Bot, session: Session, msgs: list[InboundMessage], now: datetim
         contract = service.contract_for_hospital(session, hospital.id or 0) if hospital else None
         if hospital is None or contract is None:
             continue  # handle() parks it (and makes the person first, as it always has)
-        report = Report(channel="email", external_id=msg.external_id, text=_report_text(msg, new=True),
-                        channel_ts=msg.channel_ts, received_at=msg.received_at, is_written_report=True,
-                        meta=_meta(msg))
         chosen[n] = (person or _new_person(msg, hospital, REVIEW_NEW_AT_DOMAIN), person is None, hospital,
-                     contract, report)
+                     contract, _report(msg, new=True))
     insert_all(session, [person for person, created, *_ in chosen.values() if created], key="email")
     state.preload(session, {person.id or 0 for person, *_ in chosen.values()})  # each is asked a question next
-    ready = {n: Ready(person, created, bot.compose(session, person, hospital, contract, [report], now))
+    ready = {n: Ready(person, created, report, bot.compose(session, person, hospital, contract, [report], now))
              for n, (person, created, hospital, contract, report) in chosen.items()}
     # A batch never holds two mails of one sender (intake.journal.claim), so each reporter opens one ticket here.
     insert_all(session, [r.new.ticket for r in ready.values()], key="reporter_id")
@@ -365,6 +361,11 @@ def _refused_attachments(session: Session, ticket: Ticket, msg: InboundMessage, 
 
 
 # -- texts ----------------------------------------------------------------------------------------
+
+def _report(msg: InboundMessage, *, new: bool) -> Report:
+    return Report(channel="email", external_id=msg.external_id, text=_report_text(msg, new=new),
+                  channel_ts=msg.channel_ts, received_at=msg.received_at, is_written_report=True, meta=_meta(msg))
+
 
 def _report_text(msg: InboundMessage, *, new: bool) -> str:
     """What the person wrote; a new ticket also takes the subject (often the whole report: "HIS 登录不了")."""

@@ -219,12 +219,8 @@ def cursor(session: Session, mailbox: str) -> MailboxState:
 
 
 def ingest(session: Session, fetched: FetchedMail, rules: IntakeRules) -> Ingested:
-    """Record one mail and move the mailbox cursor past it, in the caller's transaction."""
-    ready = _prepare(fetched, rules)
-    if isinstance(ready, Exception):
-        raise ready
-    outcome = _take(session, fetched, ready, rules)
-    advance(session, fetched.mailbox, fetched.uidvalidity, fetched.uid, fetched.fetched_at)
+    """Record one mail and move the mailbox cursor past it, in the caller's transaction (failures raised)."""
+    (outcome,) = ingest_batch(session, [fetched], rules, isolate=False)
     return outcome
 
 
